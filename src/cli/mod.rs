@@ -1,0 +1,201 @@
+//! The command line: parsing, exit codes (0 ok, 1 runtime failure, 2 bad usage or config),
+//! and one line on stderr for every failure.
+
+mod print;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+use crate::clock::{Clock, SystemClock, parse_time};
+use crate::config::{self, Config, ConfigError, Destination};
+use crate::control::{self, ControlError};
+use crate::health::{self, Status};
+use crate::store::{SegmentFilter, SegmentState, Store};
+
+#[derive(Parser)]
+#[command(name = "camvault", version, about = "Records cameras, queues segments in SQLite, uploads them to S3.")]
+struct Cli {
+    /// Config file [default: $CAMVAULT_CONFIG, then /etc/camvault/camvault.toml]
+    #[arg(long, global = true, env = "CAMVAULT_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the daemon
+    Run,
+    /// Run the main job on embedded defaults, with no outside service
+    Demo {
+        /// Where the demo keeps its data [default: ./camvault-demo]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Stop after this many seconds [default: run until Ctrl-C]
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// Validate the config and print the effective config, secrets redacted
+    CheckConfig,
+    /// Live state from the daemon, or from the store when the daemon is down
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The segment index
+    Segments {
+        #[arg(long)]
+        camera: Option<String>,
+        /// RFC 3339 time, or relative like -2h
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time, or relative like -30m
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The upload queue: pending, in flight, failed
+    Queue {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Why a command failed, and so its exit code.
+enum Failure {
+    Usage(String),
+    Config(ConfigError),
+    Runtime(String),
+}
+
+impl Failure {
+    fn runtime(e: impl std::fmt::Display) -> Failure {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // clap prints help/version (exit 0) or the usage error (exit 2) itself.
+        Err(e) => e.exit(),
+    };
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let (code, msg) = match f {
+                Failure::Usage(m) => (2, m),
+                Failure::Config(e) => (2, e.to_string()),
+                Failure::Runtime(m) => (1, m),
+            };
+            eprintln!("camvault: {}", msg.replace('\n', " "));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn config_path(cli: &Cli) -> PathBuf {
+    cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
+}
+
+fn load(path: &Path) -> Result<Config, Failure> {
+    config::load_file(path).map_err(Failure::Config)
+}
+
+fn runtime(multi: bool) -> Result<tokio::runtime::Runtime, Failure> {
+    let mut b = if multi {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().map_err(Failure::runtime)
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let path = config_path(&cli);
+    match cli.command {
+        Cmd::Run => {
+            let cfg = load(&path)?;
+            crate::logging::init(&cfg.log.level);
+            runtime(true)?.block_on(crate::daemon::run(cfg)).map_err(Failure::runtime)
+        }
+        Cmd::Demo { dir, seconds } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("camvault-demo"));
+            let dir = std::path::absolute(&dir).map_err(Failure::runtime)?;
+            let cfg = crate::demo::config(&dir).map_err(Failure::Config)?;
+            crate::logging::init(&cfg.log.level);
+            runtime(true)?.block_on(crate::demo::run(cfg, seconds)).map_err(Failure::runtime)
+        }
+        Cmd::CheckConfig => {
+            let cfg = load(&path)?;
+            let text = toml::to_string_pretty(&cfg.redacted()).map_err(Failure::runtime)?;
+            println!("# effective configuration of {} (secrets redacted)\n{text}", path.display());
+            eprintln!("camvault: {}: OK", path.display());
+            Ok(())
+        }
+        Cmd::Status { json } => {
+            let cfg = load(&path)?;
+            let status = status(&cfg)?;
+            if json {
+                print::json(&status)
+            } else {
+                print::status(&status);
+                Ok(())
+            }
+        }
+        Cmd::Segments { camera, since, until, limit, json } => {
+            let cfg = load(&path)?;
+            let now = SystemClock.now();
+            let time = |t: Option<String>| t.map(|t| parse_time(&t, now)).transpose().map_err(Failure::Usage);
+            let filter = SegmentFilter { camera, since: time(since)?, until: time(until)?, state: None, limit };
+            let store = open_store(&cfg)?;
+            let rows = store.blocking_read(move |db| db.segments(&filter)).map_err(Failure::runtime)?;
+            if json { print::json(&rows) } else { print::segments(&rows); Ok(()) }
+        }
+        Cmd::Queue { json } => {
+            let cfg = load(&path)?;
+            let queue = if cfg.upload.destination == Destination::None {
+                print::Queue { destination: "none", pending: Vec::new(), in_flight: Vec::new(), failed: Vec::new() }
+            } else {
+                // Until the uploader keeps its own jobs, every closed segment awaits upload.
+                let store = open_store(&cfg)?;
+                let filter = SegmentFilter { state: Some(SegmentState::Closed), ..Default::default() };
+                let pending = store.blocking_read(move |db| db.segments(&filter)).map_err(Failure::runtime)?;
+                let destination = if cfg.upload.destination == Destination::S3 { "s3" } else { "dir" };
+                print::Queue { destination, pending, in_flight: Vec::new(), failed: Vec::new() }
+            };
+            if json { print::json(&queue) } else { print::queue(&queue); Ok(()) }
+        }
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<Store, Failure> {
+    Store::open_read_only(&cfg.device.data_dir.join("camvault.db")).map_err(Failure::runtime)
+}
+
+/// Asks the daemon; falls back to the store when no daemon listens.
+fn status(cfg: &Config) -> Result<Status, Failure> {
+    let socket = control::socket_path(&cfg.device.data_dir);
+    match control::request(&socket, "status", Value::Null) {
+        Ok(reply) if reply.ok => {
+            serde_json::from_value(reply.result.unwrap_or(Value::Null)).map_err(Failure::runtime)
+        }
+        Ok(reply) => Err(Failure::Runtime(format!(
+            "daemon refused status: {}",
+            reply.error.unwrap_or_default()
+        ))),
+        Err(ControlError::NotRunning(_)) => {
+            let store = open_store(cfg)?;
+            health::offline_status(cfg, &store).map_err(Failure::runtime)
+        }
+        Err(e) => Err(Failure::runtime(e)),
+    }
+}

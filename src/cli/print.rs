@@ -1,0 +1,109 @@
+//! Human-readable and JSON output of the listing commands.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::Failure;
+use crate::health::Status;
+use crate::store::SegmentRow;
+
+pub fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(Failure::runtime)?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 { format!("{d}d{h:02}h{m:02}m") } else if h > 0 { format!("{h}h{m:02}m") } else { format!("{m}m{s:02}s") }
+}
+
+pub fn status(s: &Status) {
+    let who = match s.uptime_s {
+        Some(up) => format!("daemon running, up {}", duration(up)),
+        None => "daemon not running (state from the store)".to_string(),
+    };
+    println!("camvault {} v{}: {who}", s.device_id, s.version);
+    if let Some(d) = &s.disk {
+        println!(
+            "disk {}: {} free of {} ({:.1}% used)",
+            d.path.display(),
+            bytes(d.free_bytes as i64),
+            bytes(d.total_bytes as i64),
+            d.used_percent
+        );
+    }
+    if s.cameras.is_empty() {
+        println!("no cameras configured");
+        return;
+    }
+    println!("{:<16} {:<10} {:>8} {:>10} {:>8}  last segment end", "camera", "state", "segments", "size", "restarts");
+    for (name, c) in &s.cameras {
+        let state = serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        println!(
+            "{name:<16} {state:<10} {:>8} {:>10} {:>8}  {}",
+            c.segments,
+            bytes(c.bytes),
+            c.restarts,
+            time(c.last_segment_end)
+        );
+    }
+}
+
+pub fn segments(rows: &[SegmentRow]) {
+    if rows.is_empty() {
+        println!("no segments");
+        return;
+    }
+    println!("{:<12} {:<20} {:>9} {:>10} {:<11} path", "camera", "start", "duration", "size", "state");
+    for r in rows {
+        let dur = r.duration_ms.map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        println!(
+            "{:<12} {:<20} {:>9} {:>10} {:<11} {}",
+            r.camera,
+            time(Some(r.start)),
+            dur,
+            r.bytes.map_or("-".to_string(), bytes),
+            r.state.as_str(),
+            r.path
+        );
+    }
+}
+
+#[derive(Serialize)]
+pub struct Queue {
+    pub destination: &'static str,
+    pub pending: Vec<SegmentRow>,
+    pub in_flight: Vec<SegmentRow>,
+    pub failed: Vec<SegmentRow>,
+}
+
+pub fn queue(q: &Queue) {
+    if q.destination == "none" {
+        println!("uploads are off (upload.destination = \"none\")");
+        return;
+    }
+    let total: i64 = q.pending.iter().filter_map(|r| r.bytes).sum();
+    println!("destination: {}", q.destination);
+    println!("pending:   {} ({})", q.pending.len(), bytes(total));
+    println!("in flight: {}", q.in_flight.len());
+    println!("failed:    {}", q.failed.len());
+    for r in &q.pending {
+        println!("  pending  {:<12} {}  {}", r.camera, time(Some(r.start)), r.path);
+    }
+}

@@ -1,0 +1,99 @@
+//! Removing secrets from URLs before they are shown anywhere.
+
+use url::Url;
+
+use super::Secret;
+
+/// Query parameter names whose values are credentials on common cameras and services
+/// (Dahua/Hikvision `?user=..&password=..`, signed URLs, tokens).
+const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "pass",
+    "passwd",
+    "pwd",
+    "key",
+    "token",
+    "secret",
+    "auth",
+    "sig",
+    "signature",
+    "streamkey",
+    "stream_key",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+];
+
+/// The URL with its password, RTMP stream key and credential-like query values replaced by
+/// `***`. A string that does not parse as a URL is hidden entirely: it may be anything.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = Url::parse(raw) else {
+        return "<unparseable URL, hidden>".to_string();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some(Secret::MASK));
+    }
+    let rtmp = matches!(url.scheme(), "rtmp" | "rtmps");
+    if rtmp {
+        // rtmp://host/app/KEY: everything after the application name is the stream key.
+        let segments: Vec<String> = url
+            .path_segments()
+            .map(|s| s.map(str::to_string).collect())
+            .unwrap_or_default();
+        if segments.len() >= 2 {
+            url.set_path(&format!("/{}/{}", segments[0], Secret::MASK));
+        }
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = rtmp || SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                let v = if secret { Secret::MASK.to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // `Url` percent-encodes the mask; show it plainly.
+    url.to_string().replace("%2A%2A%2A", Secret::MASK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn hides_passwords_and_keeps_the_rest() {
+        assert_eq!(
+            redact_url("rtsp://admin:s3cr%40t@192.168.0.20:554/Preview_01_main"),
+            "rtsp://admin:***@192.168.0.20:554/Preview_01_main"
+        );
+        assert_eq!(
+            redact_url("mqtts://camvault:pw@broker.lan:8883"),
+            "mqtts://camvault:***@broker.lan:8883"
+        );
+        assert_eq!(redact_url("rtsp://10.0.0.9/stream1"), "rtsp://10.0.0.9/stream1");
+    }
+
+    #[test]
+    fn hides_rtmp_stream_keys() {
+        assert_eq!(
+            redact_url("rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"),
+            "rtmp://a.rtmp.youtube.com/live2/***"
+        );
+        let r = redact_url("rtmps://live.example.com/app/key?token=zzz");
+        assert!(!r.contains("key?") && !r.contains("zzz"), "{r}");
+    }
+
+    #[test]
+    fn hides_credential_query_values() {
+        let r = redact_url("rtsp://10.0.0.3/cam/realmonitor?channel=1&user=admin&password=xyz");
+        assert!(r.contains("channel=1") && !r.contains("xyz"), "{r}");
+    }
+
+    #[test]
+    fn unparseable_is_hidden() {
+        assert!(!redact_url("rtsp//user:pw@host").contains("pw"));
+    }
+}

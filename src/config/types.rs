@@ -1,0 +1,570 @@
+//! The configuration types. Every key has a default here; `docs/CONFIGURATION.md` documents
+//! them and `overlay/etc/camvault/camvault.toml` shows them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{Secret, SensitiveUrl};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub device: DeviceConfig,
+    #[serde(rename = "camera", skip_serializing_if = "Vec::is_empty")]
+    pub cameras: Vec<CameraConfig>,
+    pub recording: RecordingConfig,
+    pub upload: UploadConfig,
+    pub retention: RetentionConfig,
+    pub mqtt: MqttConfig,
+    pub relay: RelayConfig,
+    pub ftp: FtpConfig,
+    pub ota: OtaConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            device: DeviceConfig::default(),
+            cameras: Vec::new(),
+            recording: RecordingConfig::default(),
+            upload: UploadConfig::default(),
+            retention: RetentionConfig::default(),
+            mqtt: MqttConfig::default(),
+            relay: RelayConfig::default(),
+            ftp: FtpConfig::default(),
+            ota: OtaConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The sections that `CAMVAULT_<SECTION>_<KEY>` may address (`[[camera]]` is a list and
+/// has no environment form).
+pub const ENV_SECTIONS: &[&str] = &[
+    "device",
+    "recording",
+    "upload",
+    "retention",
+    "mqtt",
+    "relay",
+    "ftp",
+    "ota",
+    "log",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    /// `[a-z0-9-]{1,40}`; defaults to `cv-` and the first 12 hex digits of /etc/machine-id.
+    pub id: String,
+    pub data_dir: PathBuf,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            id: default_device_id(),
+            data_dir: PathBuf::from("/var/lib/camvault"),
+        }
+    }
+}
+
+fn default_device_id() -> String {
+    let id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let hex: String = id
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if hex.is_empty() {
+        "camvault".to_string()
+    } else {
+        format!("cv-{hex}")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// `[a-z0-9_-]{1,32}`, unique.
+    pub name: String,
+    /// `rtsp://`, `rtsps://`, `v4l2:///dev/videoN` or `test:`.
+    pub source: SensitiveUrl,
+    /// Password for an `rtsp(s)://user@host/…` source, kept out of the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `copy`, `auto` or an ffmpeg encoder name (`libx264`, `h264_v4l2m2m`, `h264_nvenc`).
+    #[serde(default = "default_encoder")]
+    pub encoder: String,
+    #[serde(default)]
+    pub audio: AudioMode,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_encoder() -> String {
+    "copy".to_string()
+}
+
+/// The kind of camera a `source` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Rtsp,
+    V4l2,
+    Test,
+}
+
+impl SourceKind {
+    pub fn of(source: &SensitiveUrl) -> Option<SourceKind> {
+        match source.scheme().as_str() {
+            "rtsp" | "rtsps" => Some(SourceKind::Rtsp),
+            "v4l2" => Some(SourceKind::V4l2),
+            "test" => Some(SourceKind::Test),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Rtsp => "rtsp",
+            SourceKind::V4l2 => "v4l2",
+            SourceKind::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioMode {
+    #[default]
+    Copy,
+    Aac,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Clock-aligned: 600 starts segments at :00, :10, :20 …
+    pub segment_seconds: u32,
+    /// Fragmented MP4: at most this much is lost on a power cut.
+    pub fragment_seconds: u32,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            segment_seconds: 600,
+            fragment_seconds: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Destination {
+    S3,
+    Dir,
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    pub destination: Destination,
+    /// Defaults to `https://s3.<region>.amazonaws.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token_file: Option<PathBuf>,
+    pub key_template: String,
+    pub part_size_mib: u32,
+    pub concurrency: u32,
+    /// Absent or "0": unlimited.
+    pub bandwidth_limit: Bandwidth,
+    pub storage_class: String,
+    /// `AES256` or `aws:kms`; absent: none requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+    /// The folder for `destination = "dir"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            destination: Destination::None,
+            endpoint: None,
+            region: "us-east-1".to_string(),
+            bucket: None,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+            session_token: None,
+            session_token_file: None,
+            key_template: "{yyyy}/{mm}/{dd}/{camera}/{file}".to_string(),
+            part_size_mib: 8,
+            concurrency: 2,
+            bandwidth_limit: Bandwidth::UNLIMITED,
+            storage_class: "STANDARD".to_string(),
+            server_side_encryption: None,
+            dir: None,
+        }
+    }
+}
+
+impl UploadConfig {
+    pub fn effective_endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
+    }
+}
+
+/// Bytes per second; 0 is unlimited. Written `"4MiB/s"`, `"500KiB/s"`, `"2MB/s"`,
+/// `"16Mbit/s"` or rclone's `"4M"` (binary units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bandwidth(pub u64);
+
+impl Bandwidth {
+    pub const UNLIMITED: Bandwidth = Bandwidth(0);
+
+    pub fn bytes_per_second(self) -> Option<u64> {
+        (self.0 > 0).then_some(self.0)
+    }
+}
+
+impl FromStr for Bandwidth {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let t = t.strip_suffix("/s").unwrap_or(t);
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a rate like \"4MiB/s\""))?;
+        let mult: f64 = match unit.trim() {
+            "" | "B" => 1.0,
+            "K" | "KiB" | "k" => 1024.0,
+            "M" | "MiB" => 1024.0 * 1024.0,
+            "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+            "KB" | "kB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "kbit" | "Kbit" => 1e3 / 8.0,
+            "Mbit" => 1e6 / 8.0,
+            "Gbit" => 1e9 / 8.0,
+            other => return Err(format!("unknown unit `{other}` in `{s}` (use B, KiB, MiB, GiB, KB, MB, GB, kbit, Mbit, Gbit)")),
+        };
+        let bytes = value * mult;
+        if !bytes.is_finite() || bytes > u64::MAX as f64 {
+            return Err(format!("`{s}` is out of range"));
+        }
+        if bytes > 0.0 && bytes < 1024.0 {
+            return Err(format!("`{s}` is below 1 KiB/s; use \"0\" for unlimited"));
+        }
+        Ok(Bandwidth(bytes as u64))
+    }
+}
+
+impl fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("0"),
+            b if b % (1024 * 1024) == 0 => write!(f, "{}MiB/s", b / (1024 * 1024)),
+            b if b % 1024 == 0 => write!(f, "{}KiB/s", b / 1024),
+            b => write!(f, "{b}B/s"),
+        }
+    }
+}
+
+impl Serialize for Bandwidth {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bandwidth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(0) => Ok(Bandwidth::UNLIMITED),
+            Raw::Int(_) => Err(serde::de::Error::custom(
+                "give a rate with a unit, like \"4MiB/s\" (or 0 for unlimited)",
+            )),
+            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDiskFull {
+    #[default]
+    DeleteOldest,
+    StopRecording,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Local copy kept this long after a verified upload.
+    pub keep_uploaded_hours: u32,
+    pub recordings_days: u32,
+    pub snapshots_days: u32,
+    pub clips_days: u32,
+    pub disk_warn_percent: u8,
+    pub disk_critical_percent: u8,
+    pub on_disk_full: OnDiskFull,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            keep_uploaded_hours: 24,
+            recordings_days: 7,
+            snapshots_days: 30,
+            clips_days: 90,
+            disk_warn_percent: 80,
+            disk_critical_percent: 90,
+            on_disk_full: OnDiskFull::DeleteOldest,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// `mqtt://` or `mqtts://`, optionally with `user:password@`; absent: MQTT off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<SensitiveUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// CA certificate(s) for `mqtts://`; absent: the bundled web PKI roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// Private key of the client certificate: must be mode 0600 like any secret file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
+    pub topic_prefix: String,
+    pub health_interval_seconds: u32,
+    pub ha_discovery: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: None,
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            topic_prefix: "camvault".to_string(),
+            health_interval_seconds: 30,
+            ha_discovery: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    pub enabled: bool,
+    /// Defaults to `<data_dir>/inbox`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_dir: Option<PathBuf>,
+    /// `rtmp://` or `rtmps://`; the stream key in it is a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmp_url: Option<SensitiveUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmp_url_file: Option<PathBuf>,
+    pub min_file_age_seconds: u32,
+    pub scan_interval_seconds: u32,
+    pub max_retries: u32,
+    pub retry_delay_seconds: u32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            enabled: false,
+            watch_dir: None,
+            rtmp_url: None,
+            rtmp_url_file: None,
+            min_file_age_seconds: 30,
+            scan_interval_seconds: 5,
+            max_retries: 3,
+            retry_delay_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FtpConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub passive_ports: PortRange,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<FtpUser>,
+}
+
+impl Default for FtpConfig {
+    fn default() -> Self {
+        FtpConfig {
+            enabled: false,
+            listen: SocketAddr::from(([0, 0, 0, 0], 2121)),
+            passive_ports: PortRange {
+                first: 50000,
+                last: 50100,
+            },
+            users: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FtpUser {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// An inclusive port range, written `"50000-50100"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a port range like \"50000-50100\"");
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        let first: u16 = a.trim().parse().map_err(|_| bad())?;
+        let last: u16 = b.trim().parse().map_err(|_| bad())?;
+        if first == 0 || first > last {
+            return Err(format!("`{s}`: the range must be non-empty and start above 0"));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl Serialize for PortRange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}-{}", self.first, self.last))
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtaConfig {
+    /// The minisign/ed25519 public key update bundles must be signed with.
+    pub public_key: PathBuf,
+}
+
+impl Default for OtaConfig {
+    fn default() -> Self {
+        OtaConfig {
+            public_key: PathBuf::from("/etc/camvault/ota.pub"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, or `camvault::store=debug,info`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bandwidth_units() {
+        let mib = 1024 * 1024;
+        assert_eq!("4MiB/s".parse::<Bandwidth>().unwrap().0, 4 * mib);
+        assert_eq!("4M".parse::<Bandwidth>().unwrap().0, 4 * mib);
+        assert_eq!("500KiB/s".parse::<Bandwidth>().unwrap().0, 500 * 1024);
+        assert_eq!("2MB/s".parse::<Bandwidth>().unwrap().0, 2_000_000);
+        assert_eq!("16Mbit/s".parse::<Bandwidth>().unwrap().0, 2_000_000);
+        assert_eq!("0".parse::<Bandwidth>().unwrap(), Bandwidth::UNLIMITED);
+        assert!("fast".parse::<Bandwidth>().is_err());
+        assert!("4 parsecs".parse::<Bandwidth>().is_err());
+        assert!("10B/s".parse::<Bandwidth>().is_err());
+        assert_eq!(Bandwidth(4 * mib).to_string(), "4MiB/s");
+    }
+
+    #[test]
+    fn port_ranges() {
+        let r: PortRange = "50000-50100".parse().unwrap();
+        assert_eq!((r.first, r.last), (50000, 50100));
+        assert!("50100-50000".parse::<PortRange>().is_err());
+        assert!("0-10".parse::<PortRange>().is_err());
+        assert!("5000".parse::<PortRange>().is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! Checks that parsing cannot express: syntax of names, URL schemes, ranges, cross-key rules.
+//! Returns the first problem as (dotted key, reason).
+
+use std::collections::HashSet;
+
+use super::types::{Config, Destination, SourceKind};
+
+type Problem = (String, String);
+
+fn bad<T>(key: impl Into<String>, reason: impl Into<String>) -> Result<T, Problem> {
+    Err((key.into(), reason.into()))
+}
+
+fn range(key: &str, value: u64, lo: u64, hi: u64) -> Result<(), Problem> {
+    if value < lo || value > hi {
+        return bad(key, format!("{value} is out of range {lo}..={hi}"));
+    }
+    Ok(())
+}
+
+fn charset(s: &str, max: usize, extra: &[char]) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+}
+
+fn scheme_of(url: &str) -> String {
+    url.split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// A URL with one of `schemes` and a host.
+fn url_with_host(key: &str, raw: &str, schemes: &[&str]) -> Result<(), Problem> {
+    let scheme = scheme_of(raw);
+    if !schemes.contains(&scheme.as_str()) {
+        return bad(key, format!("the URL scheme must be one of {}", schemes.join(", ")));
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => bad(key, "the URL has no host"),
+        // The parser's message never contains the URL itself, so it cannot leak a password.
+        Err(e) => bad(key, format!("not a valid URL: {e}")),
+    }
+}
+
+pub fn validate(cfg: &Config) -> Result<(), Problem> {
+    device(cfg)?;
+    cameras(cfg)?;
+    recording(cfg)?;
+    upload(cfg)?;
+    retention(cfg)?;
+    mqtt(cfg)?;
+    relay(cfg)?;
+    ftp(cfg)?;
+    if cfg.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+        return bad("log.level", "not a log level or filter (try info, debug, warn)");
+    }
+    Ok(())
+}
+
+fn device(cfg: &Config) -> Result<(), Problem> {
+    if !charset(&cfg.device.id, 40, &['-']) {
+        return bad("device.id", "must match [a-z0-9-]{1,40}");
+    }
+    if !cfg.device.data_dir.is_absolute() {
+        return bad("device.data_dir", "must be an absolute path");
+    }
+    Ok(())
+}
+
+fn cameras(cfg: &Config) -> Result<(), Problem> {
+    let mut seen = HashSet::new();
+    for (i, cam) in cfg.cameras.iter().enumerate() {
+        let key = |k: &str| format!("camera[{i}].{k}");
+        if !charset(&cam.name, 32, &['_', '-']) {
+            return bad(key("name"), "must match [a-z0-9_-]{1,32}");
+        }
+        if !seen.insert(cam.name.as_str()) {
+            return bad(key("name"), format!("camera name `{}` is used twice", cam.name));
+        }
+        match SourceKind::of(&cam.source) {
+            Some(SourceKind::Rtsp) => url_with_host(&key("source"), cam.source.expose(), &["rtsp", "rtsps"])?,
+            Some(SourceKind::V4l2) => {
+                let device = cam.source.expose().strip_prefix("v4l2:///dev/");
+                if device.is_none_or(str::is_empty) {
+                    return bad(key("source"), "a V4L2 source is written v4l2:///dev/videoN");
+                }
+            }
+            Some(SourceKind::Test) => {}
+            None => {
+                return bad(key("source"), "must start with rtsp://, rtsps://, v4l2:///dev/… or test:");
+            }
+        }
+        if !charset(&cam.encoder, 40, &['_']) {
+            return bad(key("encoder"), "must be copy, auto or an ffmpeg encoder name");
+        }
+    }
+    Ok(())
+}
+
+fn recording(cfg: &Config) -> Result<(), Problem> {
+    let r = &cfg.recording;
+    range("recording.segment_seconds", r.segment_seconds.into(), 10, 86_400)?;
+    if 86_400 % r.segment_seconds != 0 {
+        return bad(
+            "recording.segment_seconds",
+            "must divide a day evenly so segments stay clock-aligned (60, 300, 600, 3600 …)",
+        );
+    }
+    range(
+        "recording.fragment_seconds",
+        r.fragment_seconds.into(),
+        1,
+        r.segment_seconds.min(60).into(),
+    )
+}
+
+/// Placeholders `key_template` understands.
+pub const KEY_PLACEHOLDERS: &[&str] = &["yyyy", "mm", "dd", "hh", "camera", "device", "file"];
+
+fn upload(cfg: &Config) -> Result<(), Problem> {
+    let u = &cfg.upload;
+    range("upload.part_size_mib", u.part_size_mib.into(), 5, 5120)?;
+    range("upload.concurrency", u.concurrency.into(), 1, 16)?;
+    key_template(&u.key_template)?;
+    if !u.storage_class.chars().all(|c| c.is_ascii_uppercase() || c == '_') || u.storage_class.is_empty() {
+        return bad("upload.storage_class", "must be an S3 storage class like STANDARD or STANDARD_IA");
+    }
+    if let Some(sse) = &u.server_side_encryption {
+        if !matches!(sse.as_str(), "AES256" | "aws:kms" | "aws:kms:dsse") {
+            return bad("upload.server_side_encryption", "must be AES256, aws:kms or aws:kms:dsse");
+        }
+    }
+    if let Some(endpoint) = &u.endpoint {
+        url_with_host("upload.endpoint", endpoint, &["http", "https"])?;
+    }
+    if u.region.is_empty() {
+        return bad("upload.region", "must not be empty");
+    }
+    match u.destination {
+        Destination::S3 => {
+            let Some(bucket) = &u.bucket else {
+                return bad("upload.bucket", "required when destination = \"s3\"");
+            };
+            if !(3..=63).contains(&bucket.len())
+                || !charset(bucket, 63, &['-', '.'])
+                || bucket.starts_with(['-', '.'])
+                || bucket.ends_with(['-', '.'])
+            {
+                return bad("upload.bucket", "not a valid bucket name (3-63 of a-z 0-9 . -)");
+            }
+            if u.access_key_id.as_deref().unwrap_or("").is_empty() {
+                return bad("upload.access_key_id", "required when destination = \"s3\"");
+            }
+            if u.secret_access_key.as_ref().is_none_or(|s| s.is_empty()) {
+                return bad(
+                    "upload.secret_access_key",
+                    "required when destination = \"s3\" (inline, as secret_access_key_file, or CAMVAULT_UPLOAD_SECRET_ACCESS_KEY)",
+                );
+            }
+        }
+        Destination::Dir => match &u.dir {
+            Some(dir) if dir.is_absolute() => {}
+            Some(_) => return bad("upload.dir", "must be an absolute path"),
+            None => return bad("upload.dir", "required when destination = \"dir\""),
+        },
+        Destination::None => {}
+    }
+    Ok(())
+}
+
+fn key_template(t: &str) -> Result<(), Problem> {
+    let key = "upload.key_template";
+    let mut rest = t;
+    let mut has_file = false;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return bad(key, "an unclosed `{`");
+        };
+        let name = &rest[open + 1..open + close];
+        if !KEY_PLACEHOLDERS.contains(&name) {
+            return bad(
+                key,
+                format!("unknown placeholder {{{name}}}; known: {}", KEY_PLACEHOLDERS.join(", ")),
+            );
+        }
+        has_file |= name == "file";
+        rest = &rest[open + close + 1..];
+    }
+    if !has_file {
+        return bad(key, "must contain {file} so object keys are unique");
+    }
+    if t.starts_with('/') {
+        return bad(key, "must not start with /");
+    }
+    Ok(())
+}
+
+fn retention(cfg: &Config) -> Result<(), Problem> {
+    let r = &cfg.retention;
+    range("retention.recordings_days", r.recordings_days.into(), 1, 3650)?;
+    range("retention.snapshots_days", r.snapshots_days.into(), 1, 3650)?;
+    range("retention.clips_days", r.clips_days.into(), 1, 3650)?;
+    range("retention.keep_uploaded_hours", r.keep_uploaded_hours.into(), 0, 24 * 3650)?;
+    range("retention.disk_warn_percent", r.disk_warn_percent.into(), 1, 99)?;
+    range("retention.disk_critical_percent", r.disk_critical_percent.into(), 1, 99)?;
+    if r.disk_critical_percent <= r.disk_warn_percent {
+        return bad("retention.disk_critical_percent", "must be above disk_warn_percent");
+    }
+    Ok(())
+}
+
+fn mqtt(cfg: &Config) -> Result<(), Problem> {
+    let m = &cfg.mqtt;
+    if let Some(url) = &m.url {
+        url_with_host("mqtt.url", url.expose(), &["mqtt", "mqtts"])?;
+    }
+    let p = &m.topic_prefix;
+    if p.is_empty() || p.contains(['+', '#']) || p.starts_with('/') || p.ends_with('/') {
+        return bad("mqtt.topic_prefix", "must be non-empty, without + # or a leading/trailing /");
+    }
+    range("mqtt.health_interval_seconds", m.health_interval_seconds.into(), 1, 3600)?;
+    if m.client_cert_file.is_some() != m.client_key_file.is_some() {
+        return bad("mqtt.client_cert_file", "client_cert_file and client_key_file go together");
+    }
+    Ok(())
+}
+
+fn relay(cfg: &Config) -> Result<(), Problem> {
+    let r = &cfg.relay;
+    if let Some(url) = &r.rtmp_url {
+        url_with_host("relay.rtmp_url", url.expose(), &["rtmp", "rtmps"])?;
+    } else if r.enabled {
+        return bad("relay.rtmp_url", "required when the relay is enabled");
+    }
+    if let Some(dir) = &r.watch_dir {
+        if !dir.is_absolute() {
+            return bad("relay.watch_dir", "must be an absolute path");
+        }
+    }
+    range("relay.scan_interval_seconds", r.scan_interval_seconds.into(), 1, 3600)?;
+    range("relay.min_file_age_seconds", r.min_file_age_seconds.into(), 0, 86_400)?;
+    range("relay.max_retries", r.max_retries.into(), 0, 100)?;
+    range("relay.retry_delay_seconds", r.retry_delay_seconds.into(), 1, 86_400)
+}
+
+fn ftp(cfg: &Config) -> Result<(), Problem> {
+    let f = &cfg.ftp;
+    if f.enabled && f.users.is_empty() {
+        return bad("ftp.users", "at least one user is required when FTP is enabled");
+    }
+    if f.listen.port() >= f.passive_ports.first && f.listen.port() <= f.passive_ports.last {
+        return bad("ftp.passive_ports", "must not include the control port");
+    }
+    let mut seen = HashSet::new();
+    for (i, user) in f.users.iter().enumerate() {
+        if !charset(&user.name, 32, &['_', '-', '.']) {
+            return bad(format!("ftp.users[{i}].name"), "must match [a-z0-9_.-]{1,32}");
+        }
+        if !seen.insert(&user.name) {
+            return bad(format!("ftp.users[{i}].name"), "user name used twice");
+        }
+        if user.password.as_ref().is_none_or(|p| p.is_empty()) {
+            return bad(format!("ftp.users[{i}].password"), "a password or password_file is required");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_templates() {
+        assert!(key_template("{yyyy}/{mm}/{dd}/{camera}/{file}").is_ok());
+        assert!(key_template("{device}/{file}").is_ok());
+        assert!(key_template("{yyyy}/{camera}").is_err());
+        assert!(key_template("{year}/{file}").is_err());
+        assert!(key_template("{file").is_err());
+        assert!(key_template("/{file}").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let cfg = Config::default();
+        assert_eq!(validate(&cfg), Ok(()));
+    }
+}

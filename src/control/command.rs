@@ -1,0 +1,292 @@
+//! The typed commands that the local control socket carries today and MQTT carries later
+//! (`cmd/<name>` with a JSON payload). Parsing is strict: unknown argument names, wrong types
+//! and out-of-range values are errors that change nothing; an unknown command name parses
+//! to [`Command::Unknown`] so the caller can answer it.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Record(RecordArgs),
+    Snapshot(CameraArgs),
+    Clip(ClipArgs),
+    Status,
+    Upload(ActionArgs<UploadAction>),
+    Relay(ActionArgs<RelayAction>),
+    Ota(OtaArgs),
+    Reboot,
+    Discover,
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordArgs {
+    pub camera: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraArgs {
+    pub camera: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipArgs {
+    pub camera: String,
+    /// RFC 3339 or relative (`-5m`); absent: now.
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub pre_s: Option<u32>,
+    #[serde(default)]
+    pub post_s: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionArgs<A> {
+    pub action: A,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UploadAction {
+    Pause,
+    Resume,
+    RetryFailed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelayAction {
+    Start,
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtaArgs {
+    pub url: String,
+    pub sha256: String,
+    pub signature: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+/// Longest clip window either side of the event, in seconds.
+pub const MAX_CLIP_SIDE_S: u32 = 600;
+
+impl Command {
+    /// The command's name as it appears in `cmd/<name>` and in socket requests.
+    pub fn name(&self) -> &str {
+        match self {
+            Command::Record(_) => "record",
+            Command::Snapshot(_) => "snapshot",
+            Command::Clip(_) => "clip",
+            Command::Status => "status",
+            Command::Upload(_) => "upload",
+            Command::Relay(_) => "relay",
+            Command::Ota(_) => "ota",
+            Command::Reboot => "reboot",
+            Command::Discover => "discover",
+            Command::Unknown(name) => name,
+        }
+    }
+
+    /// Builds a command from its name and JSON arguments (`null` means none).
+    pub fn parse(name: &str, args: Value) -> Result<Command, String> {
+        let args = match args {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(_) => args,
+            _ => return Err("arguments must be a JSON object".to_string()),
+        };
+        let cmd = match name {
+            "record" => Command::Record(parse_args(args)?),
+            "snapshot" => Command::Snapshot(parse_args(args)?),
+            "clip" => Command::Clip(parse_args(args)?),
+            "status" => no_args(args, Command::Status)?,
+            "upload" => Command::Upload(parse_args(args)?),
+            "relay" => Command::Relay(parse_args(args)?),
+            "ota" => Command::Ota(parse_args(args)?),
+            "reboot" => no_args(args, Command::Reboot)?,
+            "discover" => no_args(args, Command::Discover)?,
+            other => Command::Unknown(other.to_string()),
+        };
+        cmd.check()?;
+        Ok(cmd)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let camera = |c: &str| {
+            let ok = !c.is_empty()
+                && c.len() <= 32
+                && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
+            if ok { Ok(()) } else { Err("`camera` must match [a-z0-9_-]{1,32}".to_string()) }
+        };
+        match self {
+            Command::Record(a) => camera(&a.camera),
+            Command::Snapshot(a) => camera(&a.camera),
+            Command::Clip(a) => {
+                camera(&a.camera)?;
+                for (k, v) in [("pre_s", a.pre_s), ("post_s", a.post_s)] {
+                    if v.is_some_and(|v| v > MAX_CLIP_SIDE_S) {
+                        return Err(format!("`{k}` must be at most {MAX_CLIP_SIDE_S}"));
+                    }
+                }
+                if let Some(at) = &a.at {
+                    crate::clock::parse_time(at, chrono::Utc::now())?;
+                }
+                Ok(())
+            }
+            Command::Ota(a) => {
+                if !(a.url.starts_with("https://") || a.url.starts_with("http://")) {
+                    return Err("`url` must be http(s)://".to_string());
+                }
+                if a.sha256.len() != 64 || !a.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err("`sha256` must be 64 hex digits".to_string());
+                }
+                if a.version.is_empty() || a.signature.is_empty() {
+                    return Err("`version` and `signature` must not be empty".to_string());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, String> {
+    serde_json::from_value(args).map_err(|e| format!("bad arguments: {e}"))
+}
+
+fn no_args(args: Value, cmd: Command) -> Result<Command, String> {
+    parse_args::<NoArgs>(args).map(|_| cmd)
+}
+
+/// The answer to one request, on the socket and (later) on `cmd/<name>/reply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    #[serde(default)]
+    pub request_id: Value,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Reply {
+    pub fn ok(request_id: Value, result: Value) -> Reply {
+        Reply { request_id, ok: true, result: Some(result), error: None }
+    }
+
+    pub fn err(request_id: Value, error: impl Into<String>) -> Reply {
+        Reply { request_id, ok: false, result: None, error: Some(error.into()) }
+    }
+}
+
+/// A socket request: `{"cmd": "<name>", "request_id": …, …arguments}`.
+pub struct Request {
+    pub request_id: Value,
+    pub command: Result<Command, String>,
+}
+
+impl Request {
+    pub fn decode(line: &[u8]) -> Request {
+        let mut obj = match serde_json::from_slice::<Value>(line) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => return Request::failed(Value::Null, "a request is a JSON object"),
+            Err(e) => return Request::failed(Value::Null, format!("bad JSON: {e}")),
+        };
+        let request_id = obj.remove("request_id").unwrap_or(Value::Null);
+        let command = match obj.remove("cmd") {
+            Some(Value::String(name)) => Command::parse(&name, Value::Object(obj)),
+            _ => Err("missing string field `cmd`".to_string()),
+        };
+        Request { request_id, command }
+    }
+
+    pub fn encode(name: &str, args: Value, request_id: Value) -> Vec<u8> {
+        let mut obj = match args {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        obj.insert("cmd".into(), Value::String(name.to_string()));
+        obj.insert("request_id".into(), request_id);
+        let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+
+    fn failed(request_id: Value, error: impl Into<String>) -> Request {
+        Request { request_id, command: Err(error.into()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_documented_command() {
+        let ok = [
+            ("record", json!({"camera": "front", "enabled": false})),
+            ("snapshot", json!({"camera": "front"})),
+            ("clip", json!({"camera": "front", "at": "-5m", "pre_s": 10, "post_s": 30})),
+            ("status", json!({})),
+            ("status", Value::Null),
+            ("upload", json!({"action": "retry-failed"})),
+            ("relay", json!({"action": "stop"})),
+            ("ota", json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "1.2"})),
+            ("reboot", json!({})),
+            ("discover", json!({})),
+        ];
+        for (name, args) in ok {
+            let cmd = Command::parse(name, args).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(cmd.name(), name);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        let bad = [
+            ("record", json!({"camera": "front"})),
+            ("record", json!({"camera": "Front!", "enabled": true})),
+            ("snapshot", json!({"camera": "front", "extra": 1})),
+            ("clip", json!({"camera": "front", "pre_s": 100000})),
+            ("clip", json!({"camera": "front", "at": "yesterday"})),
+            ("upload", json!({"action": "explode"})),
+            ("status", json!({"verbose": true})),
+            ("status", json!([1, 2])),
+            ("ota", json!({"url": "ftp://x", "sha256": "00", "signature": "s", "version": "1"})),
+        ];
+        for (name, args) in bad {
+            assert!(Command::parse(name, args.clone()).is_err(), "{name} {args} was accepted");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_kept() {
+        assert_eq!(Command::parse("selfdestruct", json!({})).unwrap(), Command::Unknown("selfdestruct".into()));
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        let line = Request::encode("record", json!({"camera": "a", "enabled": true}), json!(7));
+        let req = Request::decode(&line);
+        assert_eq!(req.request_id, json!(7));
+        assert_eq!(req.command.unwrap(), Command::Record(RecordArgs { camera: "a".into(), enabled: true }));
+        assert!(Request::decode(b"{not json").command.is_err());
+        assert!(Request::decode(b"[1]").command.is_err());
+        assert!(Request::decode(br#"{"request_id": 1}"#).command.is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! Commands from outside: the local unix socket now, MQTT later, one [`Dispatcher`] for both.
+
+mod client;
+pub mod command;
+mod server;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub use client::request;
+pub use command::{Command, Reply, Request};
+pub use server::{MAX_REQUEST_BYTES, bind, serve};
+
+use crate::health::Health;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("control socket {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another camvault daemon is already running on {}", .0.display())]
+    AlreadyRunning(PathBuf),
+    #[error("no daemon is listening on {}", .0.display())]
+    NotRunning(PathBuf),
+    #[error("the daemon's answer was not understood: {0}")]
+    Protocol(String),
+}
+
+/// The control socket's place: `<data_dir>/camvault.sock`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("camvault.sock")
+}
+
+/// Routes each command to the component that serves it.
+#[derive(Clone)]
+pub struct Dispatcher {
+    health: Health,
+}
+
+impl Dispatcher {
+    pub fn new(health: Health) -> Self {
+        Dispatcher { health }
+    }
+
+    pub async fn handle(&self, command: Command) -> Result<Value, String> {
+        match command {
+            Command::Status => {
+                let status = self.health.status().await.map_err(|e| e.to_string())?;
+                serde_json::to_value(status).map_err(|e| e.to_string())
+            }
+            Command::Unknown(name) => Err(format!("unknown command `{name}`")),
+            // Components that serve these register here as they arrive.
+            other => Err(format!("`{}` is not served by this daemon yet", other.name())),
+        }
+    }
+
+    /// Decodes one request line and answers it; never fails, a bad request gets `ok: false`.
+    pub async fn answer(&self, line: &[u8]) -> Reply {
+        let req = Request::decode(line);
+        match req.command {
+            Err(e) => Reply::err(req.request_id, e),
+            Ok(cmd) => match self.handle(cmd).await {
+                Ok(result) => Reply::ok(req.request_id, result),
+                Err(e) => Reply::err(req.request_id, e),
+            },
+        }
+    }
+}

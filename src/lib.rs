@@ -1,0 +1,13 @@
+//! camvault: camera appliance firmware. See docs/ARCHITECTURE.md for how the parts fit.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod demo;
+pub mod health;
+pub mod logging;
+pub mod store;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

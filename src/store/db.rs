@@ -1,0 +1,145 @@
+//! Typed queries over the one connection. Only the store thread holds a `Db`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::model::*;
+use super::StoreError;
+use crate::config::SourceKind;
+
+pub struct Db {
+    pub(super) conn: Connection,
+}
+
+impl Db {
+    /// The raw connection, for tests and for migrations that need more than the typed API.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Makes the camera table match the configured cameras: new ones are added, changed
+    /// ones updated, vanished ones marked retired (their footage stays).
+    pub fn sync_cameras(
+        &self,
+        cameras: &[(String, SourceKind, bool)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = to_ms(now);
+        for (name, kind, enabled) in cameras {
+            self.conn.execute(
+                "INSERT INTO camera (name, source_kind, enabled, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET
+                   source_kind = excluded.source_kind, enabled = excluded.enabled, retired_ms = NULL",
+                params![name, kind, enabled, now],
+            )?;
+        }
+        let mut live = self.conn.prepare("SELECT id, name FROM camera WHERE retired_ms IS NULL")?;
+        let rows: Vec<(i64, String)> = live
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, name) in rows {
+            if !cameras.iter().any(|(n, _, _)| *n == name) {
+                self.conn
+                    .execute("UPDATE camera SET retired_ms = ?1 WHERE id = ?2", params![now, id])?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cameras(&self) -> Result<Vec<CameraRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, source_kind, enabled, retired_ms IS NOT NULL FROM camera ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CameraRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                source_kind: r.get::<_, SourceKind>(2)?.as_str(),
+                enabled: r.get(3)?,
+                retired: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn camera_id(&self, name: &str) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT id FROM camera WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownCamera(name.to_string()))
+    }
+
+    pub fn insert_segment(&self, seg: &NewSegment) -> Result<i64, StoreError> {
+        let camera_id = self.camera_id(&seg.camera)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO segment (camera_id, path, start_ms, state) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![camera_id, seg.path, to_ms(seg.start), SegmentState::Recording])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn end_segment(&self, id: i64, end: &SegmentEnd) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE segment SET end_ms = ?2, duration_ms = ?3, bytes = ?4, state = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id, to_ms(end.end), end.duration_ms, end.bytes, end.state])?;
+        Ok(())
+    }
+
+    pub fn segments(&self, f: &SegmentFilter) -> Result<Vec<SegmentRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, c.name, s.path, s.start_ms, s.end_ms, s.duration_ms, s.bytes, s.state
+               FROM segment s JOIN camera c ON c.id = s.camera_id
+              WHERE (?1 IS NULL OR c.name = ?1)
+                AND (?2 IS NULL OR coalesce(s.end_ms, s.start_ms) >= ?2)
+                AND (?3 IS NULL OR s.start_ms < ?3)
+                AND (?4 IS NULL OR s.state = ?4)
+              ORDER BY s.start_ms, c.name
+              LIMIT ?5",
+        )?;
+        let limit = f.limit.map_or(-1, i64::from);
+        let rows = stmt.query_map(
+            params![f.camera, f.since.map(to_ms), f.until.map(to_ms), f.state, limit],
+            segment_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Totals of the segments still on disk, per camera (retired cameras included).
+    pub fn camera_summaries(&self) -> Result<BTreeMap<String, CameraSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.name, count(s.id), coalesce(sum(s.bytes), 0), max(s.end_ms)
+               FROM camera c LEFT JOIN segment s
+                 ON s.camera_id = c.id AND s.state IN ('recording', 'closed', 'quarantined')
+              GROUP BY c.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                CameraSummary {
+                    segments: r.get(1)?,
+                    bytes: r.get(2)?,
+                    last_segment_end: r.get::<_, Option<i64>>(3)?.map(from_ms),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn segment_row(r: &Row<'_>) -> rusqlite::Result<SegmentRow> {
+    Ok(SegmentRow {
+        id: r.get(0)?,
+        camera: r.get(1)?,
+        path: r.get(2)?,
+        start: from_ms(r.get(3)?),
+        end: r.get::<_, Option<i64>>(4)?.map(from_ms),
+        duration_ms: r.get(5)?,
+        bytes: r.get(6)?,
+        state: r.get(7)?,
+    })
+}
