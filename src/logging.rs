@@ -4,6 +4,8 @@
 //! Nothing logged may carry a secret: secrets are `Secret`/`SensitiveUrl` values whose
 //! Display and Debug redact, and tests grep the daemon's debug output for them.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,6 +27,11 @@ pub fn init(config_level: &str) {
         }
     }
     let _ = registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_target(false),
+        )
         .try_init();
 }

@@ -16,7 +16,7 @@ pub enum Origin {
 pub enum ConfigError {
     #[error("{}: cannot read config file: {reason}", file.display())]
     Read { file: PathBuf, reason: String },
-    #[error("{}{}: {key}: {reason}", file.display(), OriginSuffix(origin))]
+    #[error("{}{}: {}{reason}", file.display(), OriginSuffix(origin), KeyPrefix(key))]
     Invalid {
         file: PathBuf,
         key: String,
@@ -32,6 +32,14 @@ impl ConfigError {
             ConfigError::Read { .. } => None,
             ConfigError::Invalid { key, .. } => Some(key),
         }
+    }
+}
+
+struct KeyPrefix<'a>(&'a str);
+
+impl fmt::Display for KeyPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() { Ok(()) } else { write!(f, "{}: ", self.0) }
     }
 }
 

@@ -184,6 +184,8 @@ fn describe(path: &str, message: &str) -> (String, String) {
         if let Some((field, _)) = rest.split_once('`') {
             let key = if path == "." || path.is_empty() {
                 field.to_string()
+            } else if path == field || path.ends_with(&format!(".{field}")) {
+                path.to_string()
             } else {
                 format!("{path}.{field}")
             };
@@ -191,7 +193,21 @@ fn describe(path: &str, message: &str) -> (String, String) {
         }
     }
     let key = if path == "." { String::new() } else { path.to_string() };
-    (key, message)
+    (key, without_value(&message))
+}
+
+/// serde quotes the offending value ("invalid type: string \"x\", expected u32"); the value
+/// may be a secret in the wrong place, so keep only what kind of value it was.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                let kind = found.split_whitespace().next().unwrap_or("value");
+                return format!("{prefix}expected {expected}, found a {kind}");
+            }
+        }
+    }
+    message.to_string()
 }
 
 /// An environment string as the TOML type the key already has.

@@ -314,19 +314,26 @@ impl Serialize for Bandwidth {
 
 impl<'de> Deserialize<'de> for Bandwidth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Str(String),
+        struct Rate;
+        impl serde::de::Visitor<'_> for Rate {
+            type Value = Bandwidth;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a rate like \"4MiB/s\", or 0 for unlimited")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Bandwidth, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Bandwidth, E> {
+                match n {
+                    0 => Ok(Bandwidth::UNLIMITED),
+                    _ => Err(E::custom("give a rate with a unit, like \"4MiB/s\" (or 0 for unlimited)")),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Bandwidth, E> {
+                self.visit_i64(i64::try_from(n).unwrap_or(1))
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Int(0) => Ok(Bandwidth::UNLIMITED),
-            Raw::Int(_) => Err(serde::de::Error::custom(
-                "give a rate with a unit, like \"4MiB/s\" (or 0 for unlimited)",
-            )),
-            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(Rate)
     }
 }
 

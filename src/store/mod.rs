@@ -19,6 +19,7 @@ pub mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ enum Msg {
     Durable(oneshot::Sender<Result<(), String>>),
     /// Commit now, then reply.
     Flush(oneshot::Sender<Result<(), String>>),
+    /// Commit and stop, whoever else still holds a handle.
+    Close,
 }
 
 #[derive(Debug, Clone)]
@@ -57,11 +60,12 @@ impl Default for StoreOptions {
     }
 }
 
-/// A cheap, cloneable handle to the store thread. The thread commits and exits when the last
-/// handle is dropped; [`Store::close`] does the same and waits for it.
+/// A cheap, cloneable handle to the store thread. The thread commits and exits on
+/// [`Store::close`] or when the last handle is dropped.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Msg>,
+    counters: Arc<Counters>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     path: PathBuf,
 }
@@ -111,12 +115,14 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::channel::<Msg>();
         let (ready_tx, ready_rx) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || match open(&opts) {
                 Ok(conn) => {
                     let _ = ready_tx.send(Ok(()));
-                    Owner::new(conn, opts).run(rx);
+                    Owner::new(conn, opts, c).run(rx);
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -126,6 +132,7 @@ impl Store {
         ready_rx.recv().map_err(|_| StoreError::Closed)??;
         Ok(Store {
             tx,
+            counters,
             thread: Arc::new(Mutex::new(Some(thread))),
             path: path.to_path_buf(),
         })
@@ -133,6 +140,14 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Commits and writes so far: the batching is observable, for health and tests.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+        }
     }
 
     fn send<R: Send + 'static>(
@@ -211,14 +226,12 @@ impl Store {
         Self::answered(self.ask(true).blocking_recv())
     }
 
-    /// Commits what is pending and stops the thread (for every handle). Blocking; call it
-    /// from `spawn_blocking` inside the runtime.
+    /// Commits what is pending and stops the thread for every handle; later calls through
+    /// any handle fail with `Closed`. Blocking: call it from `spawn_blocking` in a runtime.
     pub fn close(self) -> Result<(), StoreError> {
         let flushed = self.blocking_flush();
+        let _ = self.tx.send(Msg::Close);
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        // The thread ends when every sender is gone; ours goes here, the clones went with the
-        // tasks that held them.
-        drop(self.tx);
         if let Some(h) = handle {
             let _ = h.join();
         }
@@ -238,9 +251,22 @@ fn configure(conn: &Connection, opts: &StoreOptions) -> rusqlite::Result<()> {
     Ok(())
 }
 
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    pub commits: u64,
+    pub writes: u64,
+}
+
 /// The thread that owns the connection.
 struct Owner {
     db: Db,
+    counters: Arc<Counters>,
     opts: StoreOptions,
     /// When the open batch began; None when nothing is pending.
     batch_started: Option<Instant>,
@@ -248,9 +274,10 @@ struct Owner {
 }
 
 impl Owner {
-    fn new(conn: Connection, opts: StoreOptions) -> Self {
+    fn new(conn: Connection, opts: StoreOptions, counters: Arc<Counters>) -> Self {
         Owner {
             db: Db { conn },
+            counters,
             opts,
             batch_started: None,
             waiting: Vec::new(),
@@ -289,6 +316,7 @@ impl Owner {
                     self.waiting.push(reply);
                     self.commit();
                 }
+                Msg::Close => break,
             }
         }
         self.commit();
@@ -303,6 +331,7 @@ impl Owner {
             }
         }
         // A savepoint per write: a failing write is undone alone and the batch goes on.
+        self.counters.writes.fetch_add(1, Ordering::Relaxed);
         let saved = self.db.conn.execute_batch("SAVEPOINT w").is_ok();
         let ok = job(&self.db);
         if saved {
@@ -315,7 +344,9 @@ impl Owner {
 
     fn commit(&mut self) {
         let result = match self.batch_started.take() {
-            Some(_) => self.db.conn.execute_batch("COMMIT").map_err(|e| {
+            Some(_) => self.db.conn.execute_batch("COMMIT").map(|()| {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+            }).map_err(|e| {
                 tracing::error!(error = %e, "store: commit failed; the batch is lost");
                 let _ = self.db.conn.execute_batch("ROLLBACK");
                 e.to_string()

@@ -1,0 +1,137 @@
+//! Helpers shared by the integration tests: the real binary, real files, real processes.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_camvault")
+}
+
+/// `camvault` with a clean environment: no stray CAMVAULT_* or RUST_LOG from the caller.
+pub fn camvault() -> Command {
+    let mut c = Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CAMVAULT_") || k == "RUST_LOG" || k == "NOTIFY_SOCKET" || k == "JOURNAL_STREAM" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = cmd.output().expect("run camvault");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn write(path: &Path, text: &str) {
+    fs::write(path, text).expect("write file");
+}
+
+pub fn write_secret(path: &Path, text: &str, mode: u32) {
+    fs::write(path, text).expect("write secret");
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A minimal valid config using `data_dir`, with `extra` appended.
+pub fn config(dir: &Path, extra: &str) -> PathBuf {
+    let data = dir.join("data");
+    let path = dir.join("camvault.toml");
+    write(
+        &path,
+        &format!("[device]\nid = \"cv-test\"\ndata_dir = \"{}\"\n\n{extra}\n", data.display()),
+    );
+    path
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running daemon, killed on drop if the test did not stop it.
+pub struct Daemon {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(config: &Path, data_dir: &Path, envs: &[(&str, &str)]) -> Daemon {
+        let mut cmd = camvault();
+        cmd.arg("--config").arg(config).arg("run");
+        cmd.envs(envs.iter().copied());
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let child = cmd.spawn().expect("spawn daemon");
+        let sock = data_dir.join("camvault.sock");
+        let mut d = Daemon { child, data_dir: data_dir.to_path_buf(), config: config.to_path_buf() };
+        wait_for("the control socket", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = d.child.try_wait() {
+                panic!("daemon exited early: {status}");
+            }
+            std::os::unix::net::UnixStream::connect(&sock).is_ok()
+        });
+        d
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid we own.
+        assert_eq!(unsafe { libc_kill(self.pid(), sig) }, 0);
+    }
+
+    /// Waits for exit; returns the exit code and everything it logged.
+    pub fn wait(mut self, timeout: Duration) -> (i32, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                return (status.code().unwrap_or(-1), err);
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("daemon did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+pub const SIGINT: i32 = 2;
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
