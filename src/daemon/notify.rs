@@ -23,10 +23,16 @@ fn notify(states: &[NotifyState]) {
     }
 }
 
-/// The watchdog interval systemd asked for (WATCHDOG_USEC), if any.
+/// The watchdog interval systemd asked for (WATCHDOG_USEC), if any. Like libsystemd, a
+/// missing WATCHDOG_PID means the setting is ours; a different one means it is not.
 pub fn watchdog_interval() -> Option<Duration> {
-    let mut usec = 0;
-    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec))
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok() != Some(std::process::id()) {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec))
 }
 
 /// Pets the watchdog at half its interval while the store answers within that time. A hung
