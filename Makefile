@@ -1,0 +1,58 @@
+# camvault: the two commands are `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+AARCH64 := aarch64-unknown-linux-musl
+ARMV7 := armv7-unknown-linux-gnueabihf
+AARCH64_BIN := target/$(AARCH64)/release/camvault
+ARMV7_BIN := target/$(ARMV7)/release/camvault
+# Seconds the demo runs; `make demo DEMO_SECONDS=` runs until Ctrl-C.
+DEMO_SECONDS ?= 60
+DEMO_DIR ?= camvault-demo
+
+.PHONY: all build demo test lint deps cross cross-aarch64 cross-armv7 bench image security clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+## The main job on embedded defaults: two test cameras, 10-s segments, uploads to a folder.
+demo:
+	$(CARGO) build --locked
+	./target/debug/camvault demo --dir $(DEMO_DIR) $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
+
+## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
+test: deps lint cross-aarch64
+	CAMVAULT_AARCH64_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	$(MAKE) --no-print-directory security
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+deps:
+	./scripts/deps.sh
+
+## Stripped static binaries for the Pi and Jetson (see docs/OPERATIONS.md for cross-rs).
+cross: cross-aarch64 cross-armv7
+	@ls -l $(AARCH64_BIN) $(ARMV7_BIN) | awk '{print $$5, $$9}'
+
+cross-aarch64: deps
+	$(CARGO) zigbuild --release --locked --target $(AARCH64)
+
+cross-armv7: deps
+	$(CARGO) build --release --locked --target $(ARMV7)
+
+## Benchmarks, each a ratio against a named peer on the same input.
+bench:
+	./scripts/bench.sh
+
+## The systemd unit's exposure score (lower is better; 10 is unprotected).
+security:
+	@systemd-analyze security --offline=true overlay/etc/systemd/system/camvault.service | tail -n 1
+
+image:
+	@echo "make image: the image builder (flash/) is not written yet; see flash/README.md" >&2; exit 1
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make cross` need, skipping whatever is already present, and
+# says what it does. Debian/Ubuntu (apt-get), rustup and pip; run as root or with sudo.
+set -euo pipefail
+
+say() { printf 'deps: %s\n' "$*"; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need_apt=()
+command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pip3 >/dev/null || command -v pip >/dev/null || need_apt+=(python3-pip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+for t in aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf; do
+  if ! rustup target list --installed | grep -qx "$t"; then
+    say "rustup target add $t"
+    rustup target add "$t"
+  fi
+done
+
+if ! python3 -m ziglang version >/dev/null 2>&1; then
+  say "pip install ziglang (the linker cargo-zigbuild drives)"
+  python3 -m pip install --quiet ziglang || python3 -m pip install --quiet --break-system-packages ziglang
+fi
+if ! command -v cargo-zigbuild >/dev/null; then
+  say "cargo install --locked cargo-zigbuild"
+  cargo install --locked cargo-zigbuild
+fi
+say "all present"
