@@ -23,7 +23,7 @@ demo:
 
 ## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
 test: deps lint cross-aarch64
-	CAMVAULT_AARCH64_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
 	$(MAKE) --no-print-directory security
 
 lint:

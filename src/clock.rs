@@ -54,14 +54,13 @@ mod tests {
 
     #[test]
     fn times() {
-        let now = DateTime::parse_from_rfc3339("2026-01-24T14:30:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-01-24T14:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(parse_time("-2h", now).unwrap(), now - Duration::hours(2));
         assert_eq!(parse_time("-7d", now).unwrap(), now - Duration::days(7));
         assert_eq!(parse_time("now", now).unwrap(), now);
-        assert_eq!(
-            parse_time("2026-01-24T15:30:00+01:00", now).unwrap(),
-            now
-        );
+        assert_eq!(parse_time("2026-01-24T15:30:00+01:00", now).unwrap(), now);
         assert!(parse_time("-2x", now).is_err());
         assert!(parse_time("yesterday", now).is_err());
     }

@@ -43,7 +43,11 @@ pub async fn run(cfg: Config, seconds: Option<u64>) -> Result<(), DaemonError> {
     println!(
         "camvault demo: data in {}, uploads to {}",
         cfg.device.data_dir.display(),
-        cfg.upload.dir.as_deref().unwrap_or(Path::new("-")).display()
+        cfg.upload
+            .dir
+            .as_deref()
+            .unwrap_or(Path::new("-"))
+            .display()
     );
     let daemon = Daemon::start(cfg).await?;
     let health = daemon.health();

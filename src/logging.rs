@@ -20,7 +20,9 @@ pub fn init(config_level: &str) {
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         match tracing_journald::layer() {
             Ok(journald) => {
-                let _ = registry.with(journald.with_syslog_identifier("camvault".into())).try_init();
+                let _ = registry
+                    .with(journald.with_syslog_identifier("camvault".into()))
+                    .try_init();
                 return;
             }
             Err(e) => eprintln!("camvault: journald unavailable ({e}); logging to stderr"),

@@ -8,7 +8,11 @@ use std::path::Path;
 use common::*;
 
 fn check(path: &Path, envs: &[(&str, &str)]) -> Run {
-    run(camvault().arg("--config").arg(path).arg("check-config").envs(envs.iter().copied()))
+    run(camvault()
+        .arg("--config")
+        .arg(path)
+        .arg("check-config")
+        .envs(envs.iter().copied()))
 }
 
 /// Asserts exit 2 and a single stderr line mentioning every one of `needles`.
@@ -19,7 +23,11 @@ fn assert_error(r: &Run, needles: &[&str]) {
     for n in needles {
         assert!(line.contains(n), "error {line:?} does not mention {n:?}");
     }
-    assert!(r.stdout.is_empty(), "nothing is printed on stdout on error: {}", r.stdout);
+    assert!(
+        r.stdout.is_empty(),
+        "nothing is printed on stdout on error: {}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -29,37 +37,82 @@ fn each_class_of_error_names_the_key() {
         // TOML syntax: the parser's line and column.
         ("[upload\nbucket = 1\n", &["camvault.toml:5:"]),
         // Unknown key, in a section and at the top.
-        ("[upload]\nbukket = \"b\"\n", &["upload.bukket:", ":6:1", "unknown key"]),
+        (
+            "[upload]\nbukket = \"b\"\n",
+            &["upload.bukket:", ":6:1", "unknown key"],
+        ),
         ("[uplod]\n", &["uplod", "unknown key"]),
         // Wrong type.
-        ("[upload]\npart_size_mib = \"eight\"\n", &["upload.part_size_mib", ":6:"]),
+        (
+            "[upload]\npart_size_mib = \"eight\"\n",
+            &["upload.part_size_mib", ":6:"],
+        ),
         // Out of range, found after parsing but still located.
-        ("[upload]\npart_size_mib = 2\n", &["upload.part_size_mib", ":6:17", "out of range 5..=5120"]),
-        ("[retention]\ndisk_warn_percent = 95\n", &["retention.disk_critical_percent", "above"]),
-        ("[recording]\nsegment_seconds = 7\n", &["recording.segment_seconds"]),
+        (
+            "[upload]\npart_size_mib = 2\n",
+            &["upload.part_size_mib", ":6:17", "out of range 5..=5120"],
+        ),
+        (
+            "[retention]\ndisk_warn_percent = 95\n",
+            &["retention.disk_critical_percent", "above"],
+        ),
+        (
+            "[recording]\nsegment_seconds = 7\n",
+            &["recording.segment_seconds"],
+        ),
         // Enum values.
-        ("[upload]\ndestination = \"ftp\"\n", &["upload.destination", "unknown variant"]),
+        (
+            "[upload]\ndestination = \"ftp\"\n",
+            &["upload.destination", "unknown variant"],
+        ),
         // Camera name syntax and uniqueness.
-        ("[[camera]]\nname = \"Front Door\"\nsource = \"test:\"\n", &["camera[0].name", "[a-z0-9_-]{1,32}"]),
+        (
+            "[[camera]]\nname = \"Front Door\"\nsource = \"test:\"\n",
+            &["camera[0].name", "[a-z0-9_-]{1,32}"],
+        ),
         (
             "[[camera]]\nname = \"a\"\nsource = \"test:\"\n[[camera]]\nname = \"a\"\nsource = \"test:\"\n",
             &["camera[1].name", "used twice", ":9:8"],
         ),
-        ("[[camera]]\nsource = \"test:\"\n", &["camera[0]", "missing field `name`"]),
+        (
+            "[[camera]]\nsource = \"test:\"\n",
+            &["camera[0]", "missing field `name`"],
+        ),
         // URL schemes.
-        ("[[camera]]\nname = \"a\"\nsource = \"http://cam/x\"\n", &["camera[0].source", "rtsp://"]),
-        ("[mqtt]\nurl = \"http://broker\"\n", &["mqtt.url", "mqtt, mqtts"]),
-        ("[upload]\nendpoint = \"s3.example.com\"\n", &["upload.endpoint", "http, https"]),
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"http://cam/x\"\n",
+            &["camera[0].source", "rtsp://"],
+        ),
+        (
+            "[mqtt]\nurl = \"http://broker\"\n",
+            &["mqtt.url", "mqtt, mqtts"],
+        ),
+        (
+            "[upload]\nendpoint = \"s3.example.com\"\n",
+            &["upload.endpoint", "http, https"],
+        ),
         ("[relay]\nenabled = true\n", &["relay.rtmp_url", "required"]),
         // Required keys for a destination.
-        ("[upload]\ndestination = \"s3\"\n", &["upload.bucket", "required"]),
+        (
+            "[upload]\ndestination = \"s3\"\n",
+            &["upload.bucket", "required"],
+        ),
         (
             "[upload]\ndestination = \"s3\"\nbucket = \"b1b\"\naccess_key_id = \"AK\"\n",
             &["upload.secret_access_key", "required"],
         ),
-        ("[upload]\ndestination = \"dir\"\ndir = \"relative/path\"\n", &["upload.dir", "absolute"]),
-        ("[upload]\nkey_template = \"{yyyy}/{camera}\"\n", &["upload.key_template", "{file}"]),
-        ("[upload]\nbandwidth_limit = \"fast\"\n", &["upload.bandwidth_limit", "rate"]),
+        (
+            "[upload]\ndestination = \"dir\"\ndir = \"relative/path\"\n",
+            &["upload.dir", "absolute"],
+        ),
+        (
+            "[upload]\nkey_template = \"{yyyy}/{camera}\"\n",
+            &["upload.key_template", "{file}"],
+        ),
+        (
+            "[upload]\nbandwidth_limit = \"fast\"\n",
+            &["upload.bandwidth_limit", "rate"],
+        ),
         ("[ftp]\npassive_ports = \"9-1\"\n", &["ftp.passive_ports"]),
         ("[ftp]\nenabled = true\n", &["ftp.users", "at least one"]),
         ("[device]\n", &["device", "duplicate"]),
@@ -69,7 +122,11 @@ fn each_class_of_error_names_the_key() {
         let path = config(dir.path(), extra);
         let r = check(&path, &[]);
         assert_error(&r, needles);
-        assert!(r.stderr.contains(&*path.to_string_lossy()), "names the file: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&*path.to_string_lossy()),
+            "names the file: {}",
+            r.stderr
+        );
     }
 }
 
@@ -78,7 +135,10 @@ fn device_id_syntax() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     write(&path, "[device]\nid = \"Front_Yard\"\n");
-    assert_error(&check(&path, &[]), &["device.id", ":2:6", "[a-z0-9-]{1,40}"]);
+    assert_error(
+        &check(&path, &[]),
+        &["device.id", ":2:6", "[a-z0-9-]{1,40}"],
+    );
 }
 
 #[test]
@@ -98,16 +158,30 @@ fn secret_files_must_be_private() {
     );
     let path = config(dir.path(), &extra);
     let r = check(&path, &[]);
-    assert_error(&r, &["upload.secret_access_key_file", "group or others", "0644", ":9:26"]);
+    assert_error(
+        &r,
+        &[
+            "upload.secret_access_key_file",
+            "group or others",
+            "0644",
+            ":9:26",
+        ],
+    );
     assert!(!r.stderr.contains("wJalrXUtnFEMI"));
 
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let r = check(&path, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(!r.stdout.contains("wJalrXUtnFEMI"), "the secret read from the file is redacted");
+    assert!(
+        !r.stdout.contains("wJalrXUtnFEMI"),
+        "the secret read from the file is redacted"
+    );
 
     std::fs::remove_file(&secret).unwrap();
-    assert_error(&check(&path, &[]), &["upload.secret_access_key_file", "No such file"]);
+    assert_error(
+        &check(&path, &[]),
+        &["upload.secret_access_key_file", "No such file"],
+    );
 }
 
 #[test]
@@ -115,8 +189,14 @@ fn a_secret_given_twice_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("mqtt.secret");
     write_secret(&secret, "pw", 0o600);
-    let extra = format!("[mqtt]\npassword = \"inline\"\npassword_file = \"{}\"\n", secret.display());
-    assert_error(&check(&config(dir.path(), &extra), &[]), &["mqtt.password_file", "not both"]);
+    let extra = format!(
+        "[mqtt]\npassword = \"inline\"\npassword_file = \"{}\"\n",
+        secret.display()
+    );
+    assert_error(
+        &check(&config(dir.path(), &extra), &[]),
+        &["mqtt.password_file", "not both"],
+    );
 }
 
 #[test]
@@ -124,30 +204,65 @@ fn environment_overrides_apply_and_errors_name_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let path = config(dir.path(), "[upload]\nconcurrency = 3\n");
 
-    let r = check(&path, &[("CAMVAULT_UPLOAD_CONCURRENCY", "5"), ("CAMVAULT_MQTT_HA_DISCOVERY", "false")]);
+    let r = check(
+        &path,
+        &[
+            ("CAMVAULT_UPLOAD_CONCURRENCY", "5"),
+            ("CAMVAULT_MQTT_HA_DISCOVERY", "false"),
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("concurrency = 5"), "{}", r.stdout);
     assert!(r.stdout.contains("ha_discovery = false"), "{}", r.stdout);
 
     let r = check(&path, &[("CAMVAULT_UPLOAD_CONCURRENCY", "lots")]);
-    assert_error(&r, &["upload.concurrency", "CAMVAULT_UPLOAD_CONCURRENCY", "integer"]);
+    assert_error(
+        &r,
+        &[
+            "upload.concurrency",
+            "CAMVAULT_UPLOAD_CONCURRENCY",
+            "integer",
+        ],
+    );
     let r = check(&path, &[("CAMVAULT_UPLOAD_CONCURRENCY", "99")]);
-    assert_error(&r, &["upload.concurrency", "CAMVAULT_UPLOAD_CONCURRENCY", "out of range"]);
+    assert_error(
+        &r,
+        &[
+            "upload.concurrency",
+            "CAMVAULT_UPLOAD_CONCURRENCY",
+            "out of range",
+        ],
+    );
     let r = check(&path, &[("CAMVAULT_UPLOAD_BUKKET", "x")]);
-    assert_error(&r, &["upload.bukket", "CAMVAULT_UPLOAD_BUKKET", "unknown key"]);
+    assert_error(
+        &r,
+        &["upload.bukket", "CAMVAULT_UPLOAD_BUKKET", "unknown key"],
+    );
     let r = check(&path, &[("CAMVAULT_NOPE_X", "1")]);
     assert_error(&r, &["CAMVAULT_NOPE_X", "section"]);
 
     // A secret from the environment is used (destination validates) and redacted.
     let extra = "[upload]\ndestination = \"s3\"\nbucket = \"bkt\"\naccess_key_id = \"AK\"\n";
     let path = config(dir.path(), extra);
-    let r = check(&path, &[("CAMVAULT_UPLOAD_SECRET_ACCESS_KEY", "EnvSecret123")]);
+    let r = check(
+        &path,
+        &[("CAMVAULT_UPLOAD_SECRET_ACCESS_KEY", "EnvSecret123")],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("EnvSecret123"));
     assert!(r.stdout.contains("secret_access_key = \"***\""));
 }
 
-const SECRETS: &[&str] = &["CamPass1", "QueryPw2", "S3Secret3", "Token4", "MqttUrlPw5", "MqttPw6", "StreamKey7", "FtpPw8"];
+const SECRETS: &[&str] = &[
+    "CamPass1",
+    "QueryPw2",
+    "S3Secret3",
+    "Token4",
+    "MqttUrlPw5",
+    "MqttPw6",
+    "StreamKey7",
+    "FtpPw8",
+];
 
 pub fn config_with_every_secret(dir: &Path) -> std::path::PathBuf {
     let ftp_secret = dir.join("ftp.secret");
@@ -190,11 +305,25 @@ fn check_config_redacts_every_secret() {
     let r = check(&path, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     for s in SECRETS {
-        assert!(!r.stdout.contains(s) && !r.stderr.contains(s), "{s} leaked:\n{}", r.stdout);
+        assert!(
+            !r.stdout.contains(s) && !r.stderr.contains(s),
+            "{s} leaked:\n{}",
+            r.stdout
+        );
     }
     // What is not secret stays visible, so the output is still useful.
-    for visible in ["rtsp://admin:***@192.168.0.20:554/Preview_01_main", "channel=1", "rtmp://a.rtmp.youtube.com/live2/***", "AKID", "mqtts://camvault:***@broker.lan:8883"] {
-        assert!(r.stdout.contains(visible), "{visible} missing:\n{}", r.stdout);
+    for visible in [
+        "rtsp://admin:***@192.168.0.20:554/Preview_01_main",
+        "channel=1",
+        "rtmp://a.rtmp.youtube.com/live2/***",
+        "AKID",
+        "mqtts://camvault:***@broker.lan:8883",
+    ] {
+        assert!(
+            r.stdout.contains(visible),
+            "{visible} missing:\n{}",
+            r.stdout
+        );
     }
 }
 
@@ -202,7 +331,10 @@ fn check_config_redacts_every_secret() {
 fn errors_about_urls_do_not_echo_passwords() {
     let dir = tempfile::tempdir().unwrap();
     for source in ["rtsp://admin:Hunter22@[::1", "rtsp://admin:Hunter22@"] {
-        let path = config(dir.path(), &format!("[[camera]]\nname = \"a\"\nsource = \"{source}\"\n"));
+        let path = config(
+            dir.path(),
+            &format!("[[camera]]\nname = \"a\"\nsource = \"{source}\"\n"),
+        );
         let r = check(&path, &[]);
         assert_error(&r, &["camera[0].source"]);
         assert!(!r.stderr.contains("Hunter22"), "{}", r.stderr);
@@ -213,7 +345,10 @@ fn errors_about_urls_do_not_echo_passwords() {
     assert_error(&r, &["upload.secret_access_key", "found a integer"]);
     assert!(!r.stderr.contains("987654321"), "{}", r.stderr);
     // A TOML syntax error on a line holding a password must not quote the line.
-    let path = config(dir.path(), "[mqtt]\nurl = \"mqtt://u:Hunter22@host\" trailing\n");
+    let path = config(
+        dir.path(),
+        "[mqtt]\nurl = \"mqtt://u:Hunter22@host\" trailing\n",
+    );
     let r = check(&path, &[]);
     assert_error(&r, &["camvault.toml:6:"]);
     assert!(!r.stderr.contains("Hunter22"), "{}", r.stderr);
@@ -223,7 +358,11 @@ fn errors_about_urls_do_not_echo_passwords() {
 fn the_shipped_example_config_is_valid() {
     // The overlay's example refers to secret files under /etc/camvault; point them here.
     let dir = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/overlay/etc/camvault/camvault.toml")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/overlay/etc/camvault/camvault.toml"
+    ))
+    .unwrap();
     let text = example.replace("/etc/camvault/", &format!("{}/", dir.path().display()));
     for f in ["front.secret", "s3.secret"] {
         write_secret(&dir.path().join(f), "x", 0o600);
@@ -232,18 +371,34 @@ fn the_shipped_example_config_is_valid() {
     write(&path, &text);
     let r = check(&path, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("rtsp://admin:***@192.168.0.20:554/Preview_01_main"));
+    assert!(
+        r.stdout
+            .contains("rtsp://admin:***@192.168.0.20:554/Preview_01_main")
+    );
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(run(camvault().arg("frobnicate")).code, 2);
-    assert_eq!(run(camvault().args(["segments", "--since", "yesterday", "--config", "/nonexistent"])).code, 2);
+    assert_eq!(
+        run(camvault().args([
+            "segments",
+            "--since",
+            "yesterday",
+            "--config",
+            "/nonexistent"
+        ]))
+        .code,
+        2
+    );
     let help = run(camvault().arg("--help"));
     assert_eq!(help.code, 0);
     for cmd in ["run", "demo", "check-config", "status", "segments", "queue"] {
         assert!(help.stdout.contains(cmd), "--help lists {cmd}");
     }
     let v = run(camvault().arg("--version"));
-    assert_eq!((v.code, v.stdout.trim()), (0, concat!("camvault ", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        (v.code, v.stdout.trim()),
+        (0, concat!("camvault ", env!("CARGO_PKG_VERSION")))
+    );
 }

@@ -19,7 +19,10 @@ use common::*;
 const CAMERAS: &str = "[[camera]]\nname = \"front\"\nsource = \"test:\"\n\n[[camera]]\nname = \"back\"\nsource = \"test:\"\nenabled = false\n";
 
 fn status_json(config: &Path) -> Value {
-    let r = run(camvault().arg("--config").arg(config).args(["status", "--json"]));
+    let r = run(camvault()
+        .arg("--config")
+        .arg(config)
+        .args(["status", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap()
 }
@@ -42,7 +45,10 @@ fn status_comes_from_the_daemon_then_from_the_store() {
     let daemon = Daemon::start(&cfg, &data, &[]);
 
     let sock = data.join("camvault.sock");
-    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let s = status_json(&cfg);
     assert_eq!(s["source"], "daemon");
@@ -52,12 +58,20 @@ fn status_comes_from_the_daemon_then_from_the_store() {
     assert!(s["uptime_s"].is_u64());
     assert!(s["disk"]["total_bytes"].as_u64().unwrap() > 0);
     let human = run(camvault().arg("--config").arg(&cfg).arg("status"));
-    assert!(human.stdout.contains("daemon running") && human.stdout.contains("front"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("daemon running") && human.stdout.contains("front"),
+        "{}",
+        human.stdout
+    );
 
     // A second daemon on the same data directory refuses to start and leaves the first alone.
     let second = run(camvault().arg("--config").arg(&cfg).arg("run"));
     assert_eq!(second.code, 1);
-    assert!(second.stderr.contains("already running"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("already running"),
+        "{}",
+        second.stderr
+    );
     assert_eq!(status_json(&cfg)["source"], "daemon");
 
     daemon.signal(SIGTERM);
@@ -91,7 +105,10 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     let sock = data.join("camvault.sock");
 
     let r = ask(&sock, b"{\"cmd\":\"status\",\"request_id\":\"abc\"}\n");
-    assert_eq!((r["ok"].clone(), r["request_id"].clone()), (json!(true), json!("abc")));
+    assert_eq!(
+        (r["ok"].clone(), r["request_id"].clone()),
+        (json!(true), json!("abc"))
+    );
     assert_eq!(r["result"]["cameras"]["front"]["state"], "stopped");
 
     let bad: &[(&[u8], &str)] = &[
@@ -99,28 +116,56 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
         (b"[1,2,3]\n", "JSON object"),
         (b"{\"request_id\": 7}\n", "cmd"),
         (b"{\"cmd\": 42}\n", "cmd"),
-        (b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n", "unknown command"),
+        (
+            b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n",
+            "unknown command",
+        ),
         (b"{\"cmd\":\"status\",\"verbose\":true}\n", "unknown field"),
         (b"{\"cmd\":\"record\",\"camera\":\"front\"}\n", "enabled"),
         (b"{\"cmd\":\"clip\",\"camera\":\"../../etc\"}\n", "camera"),
         (b"\xff\xfe\x00garbage\n", "bad JSON"),
-        (b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n", "not served"),
+        (
+            b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n",
+            "not served",
+        ),
     ];
     for (line, needle) in bad {
         let r = ask(&sock, line);
-        assert_eq!(r["ok"], false, "{:?} was accepted", String::from_utf8_lossy(line));
-        assert!(r["error"].as_str().unwrap().contains(needle), "{:?}: {}", String::from_utf8_lossy(line), r["error"]);
+        assert_eq!(
+            r["ok"],
+            false,
+            "{:?} was accepted",
+            String::from_utf8_lossy(line)
+        );
+        assert!(
+            r["error"].as_str().unwrap().contains(needle),
+            "{:?}: {}",
+            String::from_utf8_lossy(line),
+            r["error"]
+        );
     }
     // Request ids come back even on failures, so an MQTT client can match them.
-    assert_eq!(ask(&sock, b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n")["request_id"], 9);
+    assert_eq!(
+        ask(&sock, b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n")["request_id"],
+        9
+    );
 
     // Several requests on one connection.
     let mut s = UnixStream::connect(&sock).unwrap();
-    s.write_all(b"{\"cmd\":\"status\",\"request_id\":1}\n{\"cmd\":\"nope\",\"request_id\":2}\n").unwrap();
+    s.write_all(b"{\"cmd\":\"status\",\"request_id\":1}\n{\"cmd\":\"nope\",\"request_id\":2}\n")
+        .unwrap();
     let mut lines = BufReader::new(s.try_clone().unwrap()).lines();
     let a: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     let b: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!((a["request_id"].clone(), a["ok"].clone(), b["request_id"].clone(), b["ok"].clone()), (json!(1), json!(true), json!(2), json!(false)));
+    assert_eq!(
+        (
+            a["request_id"].clone(),
+            a["ok"].clone(),
+            b["request_id"].clone(),
+            b["ok"].clone()
+        ),
+        (json!(1), json!(true), json!(2), json!(false))
+    );
 
     // Oversized: an error reply, then the connection is closed.
     let mut s = UnixStream::connect(&sock).unwrap();
@@ -131,13 +176,19 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     BufReader::new(&s).read_line(&mut reply).unwrap();
     assert!(reply.contains("larger than 65536 bytes"), "{reply}");
     let mut rest = Vec::new();
-    assert_eq!(BufReader::new(&s).read_to_end(&mut rest).unwrap_or(0), 0, "closed after the error");
+    assert_eq!(
+        BufReader::new(&s).read_to_end(&mut rest).unwrap_or(0),
+        0,
+        "closed after the error"
+    );
 
     // Half a request and a hang-up; a crowd of idle connections.
     let mut s = UnixStream::connect(&sock).unwrap();
     s.write_all(b"{\"cmd\":\"sta").unwrap();
     drop(s);
-    let idle: Vec<UnixStream> = (0..40).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    let idle: Vec<UnixStream> = (0..40)
+        .map(|_| UnixStream::connect(&sock).unwrap())
+        .collect();
     drop(idle);
 
     // The daemon is unharmed.
@@ -155,13 +206,23 @@ fn systemd_hears_ready_watchdog_and_stopping() {
     let cfg = config(dir.path(), CAMERAS);
     let notify_path = dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let envs = [("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "400000")];
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let envs = [
+        ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
+        ("WATCHDOG_USEC", "400000"),
+    ];
     let daemon = Daemon::start(&cfg, &data, &envs);
 
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
-    while got.iter().filter(|m: &&String| m.contains("WATCHDOG=1")).count() < 3 {
+    while got
+        .iter()
+        .filter(|m: &&String| m.contains("WATCHDOG=1"))
+        .count()
+        < 3
+    {
         let n = notify.recv(&mut buf).expect("a notification within 10 s");
         got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
@@ -224,8 +285,19 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     daemon.signal(SIGTERM);
     let (code, log) = daemon.wait(Duration::from_secs(10));
     assert_eq!(code, 0);
-    assert!(log.contains("camvault running"), "trace logging was on: {log}");
-    for s in ["CamPass1", "QueryPw2", "FilePass9", "S3Secret3", "Token4", "MqttUrlPw5", "StreamKey7"] {
+    assert!(
+        log.contains("camvault running"),
+        "trace logging was on: {log}"
+    );
+    for s in [
+        "CamPass1",
+        "QueryPw2",
+        "FilePass9",
+        "S3Secret3",
+        "Token4",
+        "MqttUrlPw5",
+        "StreamKey7",
+    ] {
         assert!(!log.contains(s), "{s} leaked into the log");
     }
 }
@@ -236,19 +308,43 @@ fn segments_and_queue_list_the_store() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let bucket = dir.path().join("bucket");
-    let cfg = config(dir.path(), &format!("{CAMERAS}\n[upload]\ndestination = \"dir\"\ndir = \"{}\"\n", bucket.display()));
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{CAMERAS}\n[upload]\ndestination = \"dir\"\ndir = \"{}\"\n",
+            bucket.display()
+        ),
+    );
 
     let store = Store::open(&data.join("camvault.db")).unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 1, 24, 14, 30, 0).unwrap();
     store
         .blocking_write(move |db| {
-            db.sync_cameras(&[("front".into(), SourceKind::Test, true), ("back".into(), SourceKind::Test, false)], t0)?;
+            db.sync_cameras(
+                &[
+                    ("front".into(), SourceKind::Test, true),
+                    ("back".into(), SourceKind::Test, false),
+                ],
+                t0,
+            )?;
             for (i, cam) in ["front", "back", "front"].into_iter().enumerate() {
                 let start = t0 + chrono::Duration::minutes(10 * i as i64);
-                let path = format!("recordings/{cam}/2026-01-24/{cam}_{}.mp4", start.format("%Y-%m-%d_%H-%M-%S"));
-                let id = db.insert_segment(&NewSegment { camera: cam.into(), path, start })?;
+                let path = format!(
+                    "recordings/{cam}/2026-01-24/{cam}_{}.mp4",
+                    start.format("%Y-%m-%d_%H-%M-%S")
+                );
+                let id = db.insert_segment(&NewSegment {
+                    camera: cam.into(),
+                    path,
+                    start,
+                })?;
                 if i < 2 {
-                    let end = SegmentEnd { end: start + chrono::Duration::minutes(10), duration_ms: 600_000, bytes: 1_048_576, state: SegmentState::Closed };
+                    let end = SegmentEnd {
+                        end: start + chrono::Duration::minutes(10),
+                        duration_ms: 600_000,
+                        bytes: 1_048_576,
+                        state: SegmentState::Closed,
+                    };
                     db.end_segment(id, &end)?;
                 }
             }
@@ -258,7 +354,11 @@ fn segments_and_queue_list_the_store() {
     store.close().unwrap();
 
     let list = |args: &[&str]| -> Value {
-        let r = run(camvault().arg("--config").arg(&cfg).args(args).arg("--json"));
+        let r = run(camvault()
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .arg("--json"));
         assert_eq!(r.code, 0, "{}", r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     };
@@ -266,18 +366,51 @@ fn segments_and_queue_list_the_store() {
     assert_eq!(all.as_array().unwrap().len(), 3);
     let front = list(&["segments", "--camera", "front"]);
     assert_eq!(front.as_array().unwrap().len(), 2);
-    assert_eq!(front[0]["path"], "recordings/front/2026-01-24/front_2026-01-24_14-30-00.mp4");
+    assert_eq!(
+        front[0]["path"],
+        "recordings/front/2026-01-24/front_2026-01-24_14-30-00.mp4"
+    );
     assert_eq!(front[0]["state"], "closed");
     assert_eq!(front[1]["state"], "recording");
-    let window = list(&["segments", "--since", "2026-01-24T14:45:00Z", "--until", "2026-01-24T14:55:00Z"]);
-    assert_eq!(window.as_array().unwrap().iter().map(|r| r["camera"].as_str().unwrap()).collect::<Vec<_>>(), ["back", "front"], "segments overlapping the window");
+    let window = list(&[
+        "segments",
+        "--since",
+        "2026-01-24T14:45:00Z",
+        "--until",
+        "2026-01-24T14:55:00Z",
+    ]);
+    assert_eq!(
+        window
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["camera"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["back", "front"],
+        "segments overlapping the window"
+    );
 
     let q = list(&["queue"]);
     assert_eq!(q["destination"], "dir");
-    assert_eq!(q["pending"].as_array().unwrap().len(), 2, "both closed segments await upload");
+    assert_eq!(
+        q["pending"].as_array().unwrap().len(),
+        2,
+        "both closed segments await upload"
+    );
 
-    let human = run(camvault().arg("--config").arg(&cfg).args(["segments", "--camera", "back"]));
-    assert!(human.stdout.contains("back_2026-01-24_14-40-00.mp4") && human.stdout.contains("1.0 MiB"), "{}", human.stdout);
+    let human = run(camvault()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["segments", "--camera", "back"]));
+    assert!(
+        human.stdout.contains("back_2026-01-24_14-40-00.mp4") && human.stdout.contains("1.0 MiB"),
+        "{}",
+        human.stdout
+    );
     let human = run(camvault().arg("--config").arg(&cfg).arg("queue"));
-    assert!(human.stdout.contains("pending:   2 (2.0 MiB)"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("pending:   2 (2.0 MiB)"),
+        "{}",
+        human.stdout
+    );
 }

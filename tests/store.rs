@@ -5,7 +5,9 @@ use rusqlite::Connection;
 
 use camvault::config::SourceKind;
 use camvault::store::schema::{self, LATEST, MIGRATIONS};
-use camvault::store::{NewSegment, SegmentEnd, SegmentFilter, SegmentState, Store, StoreError, StoreOptions};
+use camvault::store::{
+    NewSegment, SegmentEnd, SegmentFilter, SegmentState, Store, StoreError, StoreOptions,
+};
 
 /// Rows a database at each schema version holds, inserted before upgrading from it.
 /// A new migration adds its fixture here; the test below insists.
@@ -21,17 +23,27 @@ fn schema_of(path: &std::path::Path) -> Vec<String> {
     let mut stmt = conn
         .prepare("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
         .unwrap();
-    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
 fn migrates_from_empty_and_from_every_earlier_version() {
-    assert_eq!(FIXTURES.len(), MIGRATIONS.len(), "every migration needs a fixture");
+    assert_eq!(
+        FIXTURES.len(),
+        MIGRATIONS.len(),
+        "every migration needs a fixture"
+    );
     let dir = tempfile::tempdir().unwrap();
 
     let fresh = dir.path().join("fresh.db");
     Store::open(&fresh).unwrap().close().unwrap();
-    assert_eq!(schema::version(&Connection::open(&fresh).unwrap()).unwrap(), LATEST);
+    assert_eq!(
+        schema::version(&Connection::open(&fresh).unwrap()).unwrap(),
+        LATEST
+    );
     let want = schema_of(&fresh);
 
     for from in 1..LATEST + 1 {
@@ -39,14 +51,25 @@ fn migrates_from_empty_and_from_every_earlier_version() {
         let mut conn = Connection::open(&path).unwrap();
         assert_eq!(schema::upgrade_to(&mut conn, from).unwrap(), from);
         for (v, sql) in FIXTURES.iter().filter(|(v, _)| *v <= from) {
-            conn.execute_batch(sql).unwrap_or_else(|e| panic!("fixture v{v}: {e}"));
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("fixture v{v}: {e}"));
         }
         drop(conn);
         let store = Store::open(&path).unwrap();
-        let rows = store.blocking_read(|db| db.segments(&SegmentFilter::default())).unwrap();
+        let rows = store
+            .blocking_read(|db| db.segments(&SegmentFilter::default()))
+            .unwrap();
         store.close().unwrap();
-        assert_eq!(schema_of(&path), want, "schema after upgrading from v{from}");
-        assert!(rows.iter().any(|r| r.camera == "front" && r.bytes == Some(12345)), "v{from} data survives: {rows:?}");
+        assert_eq!(
+            schema_of(&path),
+            want,
+            "schema after upgrading from v{from}"
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.camera == "front" && r.bytes == Some(12345)),
+            "v{from} data survives: {rows:?}"
+        );
     }
 }
 
@@ -55,29 +78,46 @@ fn refuses_a_schema_newer_than_it_knows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("camvault.db");
     Store::open(&path).unwrap().close().unwrap();
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", LATEST + 1).unwrap();
-    for r in [Store::open(&path).map(|_| ()), Store::open_read_only(&path).map(|_| ())] {
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", LATEST + 1)
+        .unwrap();
+    for r in [
+        Store::open(&path).map(|_| ()),
+        Store::open_read_only(&path).map(|_| ()),
+    ] {
         match r {
-            Err(StoreError::SchemaTooNew { found, known }) => assert_eq!((found, known), (LATEST + 1, LATEST)),
+            Err(StoreError::SchemaTooNew { found, known }) => {
+                assert_eq!((found, known), (LATEST + 1, LATEST))
+            }
             other => panic!("expected SchemaTooNew, got {:?}", other.err()),
         }
     }
     // Nothing was touched.
-    assert_eq!(schema::version(&Connection::open(&path).unwrap()).unwrap(), LATEST + 1);
+    assert_eq!(
+        schema::version(&Connection::open(&path).unwrap()).unwrap(),
+        LATEST + 1
+    );
 }
 
 #[test]
 fn read_only_open_never_creates_or_migrates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("camvault.db");
-    assert!(matches!(Store::open_read_only(&path), Err(StoreError::Missing(_))));
+    assert!(matches!(
+        Store::open_read_only(&path),
+        Err(StoreError::Missing(_))
+    ));
     assert!(!path.exists());
     let mut conn = Connection::open(&path).unwrap();
     schema::upgrade_to(&mut conn, 0).unwrap();
     conn.execute_batch("CREATE TABLE t (x)").unwrap();
     drop(conn);
     if LATEST > 0 {
-        assert!(matches!(Store::open_read_only(&path), Err(StoreError::SchemaTooOld { .. })));
+        assert!(matches!(
+            Store::open_read_only(&path),
+            Err(StoreError::SchemaTooOld { .. })
+        ));
     }
 }
 
@@ -86,7 +126,11 @@ fn states_are_checked_by_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("camvault.db");
     let store = Store::open(&path).unwrap();
-    store.blocking_write(|db| db.sync_cameras(&[("front".into(), SourceKind::Rtsp, true)], Utc::now())).unwrap();
+    store
+        .blocking_write(|db| {
+            db.sync_cameras(&[("front".into(), SourceKind::Rtsp, true)], Utc::now())
+        })
+        .unwrap();
     store.close().unwrap();
     let conn = Connection::open(&path).unwrap();
     let bad = [
@@ -108,30 +152,58 @@ fn every_segment_state_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("camvault.db")).unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 1, 24, 14, 30, 0).unwrap();
-    store.blocking_write(move |db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], t0)).unwrap();
+    store
+        .blocking_write(move |db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], t0))
+        .unwrap();
     for (i, state) in SegmentState::ALL.into_iter().enumerate() {
         let start = t0 + CDuration::minutes(10 * i as i64);
         store
             .blocking_write(move |db| {
-                let id = db.insert_segment(&NewSegment { camera: "front".into(), path: format!("s{i}.mp4"), start })?;
+                let id = db.insert_segment(&NewSegment {
+                    camera: "front".into(),
+                    path: format!("s{i}.mp4"),
+                    start,
+                })?;
                 if state != SegmentState::Recording {
-                    let end = SegmentEnd { end: start + CDuration::minutes(10), duration_ms: 600_000, bytes: 1000, state };
+                    let end = SegmentEnd {
+                        end: start + CDuration::minutes(10),
+                        duration_ms: 600_000,
+                        bytes: 1000,
+                        state,
+                    };
                     db.end_segment(id, &end)?;
                 }
                 Ok(())
             })
             .unwrap();
     }
-    let rows = store.blocking_read(|db| db.segments(&SegmentFilter::default())).unwrap();
-    assert_eq!(rows.iter().map(|r| r.state).collect::<Vec<_>>(), SegmentState::ALL);
+    let rows = store
+        .blocking_read(|db| db.segments(&SegmentFilter::default()))
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.state).collect::<Vec<_>>(),
+        SegmentState::ALL
+    );
     // Filters: by state, by time window.
     let closed = store
-        .blocking_read(|db| db.segments(&SegmentFilter { state: Some(SegmentState::Closed), ..Default::default() }))
+        .blocking_read(|db| {
+            db.segments(&SegmentFilter {
+                state: Some(SegmentState::Closed),
+                ..Default::default()
+            })
+        })
         .unwrap();
     assert_eq!(closed.len(), 1);
-    let window = SegmentFilter { since: Some(t0 + CDuration::minutes(15)), until: Some(t0 + CDuration::minutes(25)), ..Default::default() };
+    let window = SegmentFilter {
+        since: Some(t0 + CDuration::minutes(15)),
+        until: Some(t0 + CDuration::minutes(25)),
+        ..Default::default()
+    };
     let rows = store.blocking_read(move |db| db.segments(&window)).unwrap();
-    assert_eq!(rows.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["s1.mp4", "s2.mp4"]);
+    assert_eq!(
+        rows.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["s1.mp4", "s2.mp4"]
+    );
     store.close().unwrap();
 }
 
@@ -139,18 +211,37 @@ fn every_segment_state_round_trips() {
 fn a_failed_write_is_undone_alone() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("camvault.db")).unwrap();
-    store.blocking_write(|db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())).unwrap();
-    let seg = |path: &str| NewSegment { camera: "front".into(), path: path.into(), start: Utc::now() };
+    store
+        .blocking_write(|db| {
+            db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())
+        })
+        .unwrap();
+    let seg = |path: &str| NewSegment {
+        camera: "front".into(),
+        path: path.into(),
+        start: Utc::now(),
+    };
     let (a, b) = (seg("a.mp4"), seg("b.mp4"));
-    store.blocking_write(move |db| db.insert_segment(&a)).unwrap();
+    store
+        .blocking_write(move |db| db.insert_segment(&a))
+        .unwrap();
     // Inserts a row and then fails: the row must not survive.
     let r = store.blocking_write(move |db| {
         db.insert_segment(&b)?;
-        db.insert_segment(&NewSegment { camera: "nope".into(), path: "c.mp4".into(), start: Utc::now() })
+        db.insert_segment(&NewSegment {
+            camera: "nope".into(),
+            path: "c.mp4".into(),
+            start: Utc::now(),
+        })
     });
     assert!(matches!(r, Err(StoreError::UnknownCamera(_))));
     store.blocking_flush().unwrap();
-    let paths: Vec<String> = store.blocking_read(|db| db.segments(&SegmentFilter::default())).unwrap().into_iter().map(|r| r.path).collect();
+    let paths: Vec<String> = store
+        .blocking_read(|db| db.segments(&SegmentFilter::default()))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
     assert_eq!(paths, ["a.mp4"]);
     store.close().unwrap();
 }
@@ -159,22 +250,41 @@ fn a_failed_write_is_undone_alone() {
 fn writes_are_batched_and_flush_makes_them_visible() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("camvault.db");
-    let opts = StoreOptions { commit_interval: std::time::Duration::from_millis(500), ..Default::default() };
+    let opts = StoreOptions {
+        commit_interval: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
     let store = Store::open_with(&path, opts).unwrap();
-    store.blocking_write(|db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())).unwrap();
+    store
+        .blocking_write(|db| {
+            db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())
+        })
+        .unwrap();
     store.blocking_flush().unwrap();
     let before = store.stats();
 
     let other = Connection::open(&path).unwrap();
-    let count = || other.query_row("SELECT count(*) FROM segment", [], |r| r.get::<_, i64>(0)).unwrap();
+    let count = || {
+        other
+            .query_row("SELECT count(*) FROM segment", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
     let t = std::time::Instant::now();
     for i in 0..300 {
-        let seg = NewSegment { camera: "front".into(), path: format!("{i}.mp4"), start: Utc::now() };
-        store.blocking_write(move |db| db.insert_segment(&seg)).unwrap();
+        let seg = NewSegment {
+            camera: "front".into(),
+            path: format!("{i}.mp4"),
+            start: Utc::now(),
+        };
+        store
+            .blocking_write(move |db| db.insert_segment(&seg))
+            .unwrap();
     }
     let elapsed = t.elapsed();
     // Applied (the store's own reads see them) but not committed (another connection does not).
-    let seen = store.blocking_read(|db| Ok(db.segments(&SegmentFilter::default())?.len())).unwrap();
+    let seen = store
+        .blocking_read(|db| Ok(db.segments(&SegmentFilter::default())?.len()))
+        .unwrap();
     assert_eq!(seen, 300);
     if elapsed < std::time::Duration::from_millis(400) {
         assert_eq!(count(), 0, "nothing committed before the interval");
@@ -185,7 +295,11 @@ fn writes_are_batched_and_flush_makes_them_visible() {
     assert_eq!(after.writes - before.writes, 300);
     // One commit per started interval, plus the flush.
     let bound = elapsed.as_millis() as u64 / 500 + 2;
-    assert!(after.commits - before.commits <= bound, "{} commits for 300 writes in {elapsed:?}", after.commits - before.commits);
+    assert!(
+        after.commits - before.commits <= bound,
+        "{} commits for 300 writes in {elapsed:?}",
+        after.commits - before.commits
+    );
     store.close().unwrap();
 }
 
@@ -193,18 +307,34 @@ fn writes_are_batched_and_flush_makes_them_visible() {
 async fn durable_resolves_at_the_next_regular_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("camvault.db");
-    let opts = StoreOptions { commit_interval: std::time::Duration::from_millis(200), ..Default::default() };
+    let opts = StoreOptions {
+        commit_interval: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
     let store = Store::open_with(&path, opts).unwrap();
-    store.write(|db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())).await.unwrap();
+    store
+        .write(|db| db.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now()))
+        .await
+        .unwrap();
     let commits = store.stats().commits;
     store.durable().await.unwrap();
-    assert_eq!(store.stats().commits, commits + 1, "durable waited for exactly one commit");
-    let n: i64 = Connection::open(&path).unwrap().query_row("SELECT count(*) FROM camera", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        store.stats().commits,
+        commits + 1,
+        "durable waited for exactly one commit"
+    );
+    let n: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM camera", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
     // Nothing pending: resolves at once, without a commit.
     store.durable().await.unwrap();
     assert_eq!(store.stats().commits, commits + 1);
-    tokio::task::spawn_blocking(move || store.close()).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[test]
@@ -213,5 +343,8 @@ fn closing_makes_other_handles_fail_cleanly() {
     let store = Store::open(&dir.path().join("camvault.db")).unwrap();
     let other = store.clone();
     store.close().unwrap();
-    assert!(matches!(other.blocking_read(|db| db.cameras()), Err(StoreError::Closed)));
+    assert!(matches!(
+        other.blocking_read(|db| db.cameras()),
+        Err(StoreError::Closed)
+    ));
 }

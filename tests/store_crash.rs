@@ -20,7 +20,10 @@ const RUNS: u32 = 50;
 
 fn main() {
     match std::env::var("CVTEST_CRASH_DB") {
-        Ok(db) => writer(&db, std::env::var("CVTEST_CRASH_RUN").unwrap().parse().unwrap()),
+        Ok(db) => writer(
+            &db,
+            std::env::var("CVTEST_CRASH_RUN").unwrap().parse().unwrap(),
+        ),
         Err(_) => {
             // libtest flags (--nocapture, filters) are accepted and ignored.
             kill_loop();
@@ -30,12 +33,21 @@ fn main() {
 }
 
 fn writer(db: &str, run: u32) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // A short interval so each run sees many regular commits before it is killed.
-        let opts = StoreOptions { commit_interval: Duration::from_millis(50), ..Default::default() };
+        let opts = StoreOptions {
+            commit_interval: Duration::from_millis(50),
+            ..Default::default()
+        };
         let store = Store::open_with(std::path::Path::new(db), opts).unwrap();
-        store.write(|d| d.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now())).await.unwrap();
+        store
+            .write(|d| d.sync_cameras(&[("front".into(), SourceKind::Test, true)], Utc::now()))
+            .await
+            .unwrap();
         store.flush().await.unwrap();
         let mut out = std::io::stdout();
         writeln!(out, "ready").unwrap();
@@ -79,8 +91,14 @@ fn kill_loop() {
                 let _ = tx.send(line);
             }
         });
-        assert_eq!(rx.recv_timeout(Duration::from_secs(30)).ok().as_deref(), Some("ready"), "run {run}: writer did not start");
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(30)).ok().as_deref(),
+            Some("ready"),
+            "run {run}: writer did not start"
+        );
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(30 + (seed >> 33) % 400);
         std::thread::sleep(delay);
         child.kill().unwrap(); // SIGKILL
@@ -88,11 +106,16 @@ fn kill_loop() {
         reader.join().unwrap();
         let last: Option<u64> = rx
             .try_iter()
-            .filter_map(|l| l.strip_prefix(&format!("durable {run} ")).and_then(|n| n.parse().ok()))
+            .filter_map(|l| {
+                l.strip_prefix(&format!("durable {run} "))
+                    .and_then(|n| n.parse().ok())
+            })
             .max();
 
         let conn = Connection::open(&db).unwrap();
-        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok", "run {run}: database damaged");
         if let Some(last) = last {
             acked_runs += 1;
@@ -103,11 +126,18 @@ fn kill_loop() {
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(held, last + 1, "run {run}: writes 0..={last} were acknowledged durable, {held} survived");
+            assert_eq!(
+                held,
+                last + 1,
+                "run {run}: writes 0..={last} were acknowledged durable, {held} survived"
+            );
         }
     }
     // Most runs must have got far enough to acknowledge something, or the test proves little.
-    assert!(acked_runs >= RUNS * 3 / 4, "only {acked_runs} of {RUNS} runs acknowledged a write");
+    assert!(
+        acked_runs >= RUNS * 3 / 4,
+        "only {acked_runs} of {RUNS} runs acknowledged a write"
+    );
     // And the store opens and migrates normally afterwards.
     Store::open(&db).unwrap().close().unwrap();
 }

@@ -16,7 +16,11 @@ use crate::health::{self, Status};
 use crate::store::{SegmentFilter, SegmentState, Store};
 
 #[derive(Parser)]
-#[command(name = "camvault", version, about = "Records cameras, queues segments in SQLite, uploads them to S3.")]
+#[command(
+    name = "camvault",
+    version,
+    about = "Records cameras, queues segments in SQLite, uploads them to S3."
+)]
 struct Cli {
     /// Config file [default: $CAMVAULT_CONFIG, then /etc/camvault/camvault.toml]
     #[arg(long, global = true, env = "CAMVAULT_CONFIG", value_name = "PATH")]
@@ -101,7 +105,9 @@ pub fn main() -> ExitCode {
 }
 
 fn config_path(cli: &Cli) -> PathBuf {
-    cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
+    cli.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
 }
 
 fn load(path: &Path) -> Result<Config, Failure> {
@@ -125,19 +131,26 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Run => {
             let cfg = load(&path)?;
             crate::logging::init(&cfg.log.level);
-            runtime(true)?.block_on(crate::daemon::run(cfg)).map_err(Failure::runtime)
+            runtime(true)?
+                .block_on(crate::daemon::run(cfg))
+                .map_err(Failure::runtime)
         }
         Cmd::Demo { dir, seconds } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("camvault-demo"));
             let dir = std::path::absolute(&dir).map_err(Failure::runtime)?;
             let cfg = crate::demo::config(&dir).map_err(Failure::Config)?;
             crate::logging::init(&cfg.log.level);
-            runtime(true)?.block_on(crate::demo::run(cfg, seconds)).map_err(Failure::runtime)
+            runtime(true)?
+                .block_on(crate::demo::run(cfg, seconds))
+                .map_err(Failure::runtime)
         }
         Cmd::CheckConfig => {
             let cfg = load(&path)?;
             let text = toml::to_string_pretty(&cfg.redacted()).map_err(Failure::runtime)?;
-            println!("# effective configuration of {} (secrets redacted)\n{text}", path.display());
+            println!(
+                "# effective configuration of {} (secrets redacted)\n{text}",
+                path.display()
+            );
             eprintln!("camvault: {}: OK", path.display());
             Ok(())
         }
@@ -151,28 +164,75 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
         }
-        Cmd::Segments { camera, since, until, limit, json } => {
+        Cmd::Segments {
+            camera,
+            since,
+            until,
+            limit,
+            json,
+        } => {
             let cfg = load(&path)?;
             let now = SystemClock.now();
-            let time = |t: Option<String>| t.map(|t| parse_time(&t, now)).transpose().map_err(Failure::Usage);
-            let filter = SegmentFilter { camera, since: time(since)?, until: time(until)?, state: None, limit };
+            let time = |t: Option<String>| {
+                t.map(|t| parse_time(&t, now))
+                    .transpose()
+                    .map_err(Failure::Usage)
+            };
+            let filter = SegmentFilter {
+                camera,
+                since: time(since)?,
+                until: time(until)?,
+                state: None,
+                limit,
+            };
             let store = open_store(&cfg)?;
-            let rows = store.blocking_read(move |db| db.segments(&filter)).map_err(Failure::runtime)?;
-            if json { print::json(&rows) } else { print::segments(&rows); Ok(()) }
+            let rows = store
+                .blocking_read(move |db| db.segments(&filter))
+                .map_err(Failure::runtime)?;
+            if json {
+                print::json(&rows)
+            } else {
+                print::segments(&rows);
+                Ok(())
+            }
         }
         Cmd::Queue { json } => {
             let cfg = load(&path)?;
             let queue = if cfg.upload.destination == Destination::None {
-                print::Queue { destination: "none", pending: Vec::new(), in_flight: Vec::new(), failed: Vec::new() }
+                print::Queue {
+                    destination: "none",
+                    pending: Vec::new(),
+                    in_flight: Vec::new(),
+                    failed: Vec::new(),
+                }
             } else {
                 // Until the uploader keeps its own jobs, every closed segment awaits upload.
                 let store = open_store(&cfg)?;
-                let filter = SegmentFilter { state: Some(SegmentState::Closed), ..Default::default() };
-                let pending = store.blocking_read(move |db| db.segments(&filter)).map_err(Failure::runtime)?;
-                let destination = if cfg.upload.destination == Destination::S3 { "s3" } else { "dir" };
-                print::Queue { destination, pending, in_flight: Vec::new(), failed: Vec::new() }
+                let filter = SegmentFilter {
+                    state: Some(SegmentState::Closed),
+                    ..Default::default()
+                };
+                let pending = store
+                    .blocking_read(move |db| db.segments(&filter))
+                    .map_err(Failure::runtime)?;
+                let destination = if cfg.upload.destination == Destination::S3 {
+                    "s3"
+                } else {
+                    "dir"
+                };
+                print::Queue {
+                    destination,
+                    pending,
+                    in_flight: Vec::new(),
+                    failed: Vec::new(),
+                }
             };
-            if json { print::json(&queue) } else { print::queue(&queue); Ok(()) }
+            if json {
+                print::json(&queue)
+            } else {
+                print::queue(&queue);
+                Ok(())
+            }
         }
     }
 }

@@ -21,16 +21,29 @@ pub fn bytes(n: i64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    t.map_or_else(
+        || "-".to_string(),
+        |t| t.to_rfc3339_opts(SecondsFormat::Secs, true),
+    )
 }
 
 fn duration(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 { format!("{d}d{h:02}h{m:02}m") } else if h > 0 { format!("{h}h{m:02}m") } else { format!("{m}m{s:02}s") }
+    if d > 0 {
+        format!("{d}d{h:02}h{m:02}m")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else {
+        format!("{m}m{s:02}s")
+    }
 }
 
 pub fn status(s: &Status) {
@@ -52,9 +65,15 @@ pub fn status(s: &Status) {
         println!("no cameras configured");
         return;
     }
-    println!("{:<16} {:<10} {:>8} {:>10} {:>8}  last segment end", "camera", "state", "segments", "size", "restarts");
+    println!(
+        "{:<16} {:<10} {:>8} {:>10} {:>8}  last segment end",
+        "camera", "state", "segments", "size", "restarts"
+    );
     for (name, c) in &s.cameras {
-        let state = serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let state = serde_json::to_value(c.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         println!(
             "{name:<16} {state:<10} {:>8} {:>10} {:>8}  {}",
             c.segments,
@@ -70,9 +89,14 @@ pub fn segments(rows: &[SegmentRow]) {
         println!("no segments");
         return;
     }
-    println!("{:<12} {:<20} {:>9} {:>10} {:<11} path", "camera", "start", "duration", "size", "state");
+    println!(
+        "{:<12} {:<20} {:>9} {:>10} {:<11} path",
+        "camera", "start", "duration", "size", "state"
+    );
     for r in rows {
-        let dur = r.duration_ms.map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        let dur = r
+            .duration_ms
+            .map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
         println!(
             "{:<12} {:<20} {:>9} {:>10} {:<11} {}",
             r.camera,
@@ -104,6 +128,11 @@ pub fn queue(q: &Queue) {
     println!("in flight: {}", q.in_flight.len());
     println!("failed:    {}", q.failed.len());
     for r in &q.pending {
-        println!("  pending  {:<12} {}  {}", r.camera, time(Some(r.start)), r.path);
+        println!(
+            "  pending  {:<12} {}  {}",
+            r.camera,
+            time(Some(r.start)),
+            r.path
+        );
     }
 }

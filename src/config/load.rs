@@ -111,13 +111,20 @@ impl Loader<'_> {
                 Some(plain) => table.remove(plain),
                 None => table.remove(&format!("{key}_file")),
             };
-            let value = coerce(table.get(key), raw)
-                .map_err(|reason| env_error(dotted.clone(), reason))?;
+            let value =
+                coerce(table.get(key), raw).map_err(|reason| env_error(dotted.clone(), reason))?;
             table.insert(key.to_string(), value);
             *cfg = serde_path_to_error::deserialize(tree).map_err(|e| {
                 let (k, reason) = describe(&e.path().to_string(), e.inner().message());
                 // Only this variable changed; name it whatever the path says.
-                env_error(if k == "." || k.is_empty() { dotted.clone() } else { k }, reason)
+                env_error(
+                    if k == "." || k.is_empty() {
+                        dotted.clone()
+                    } else {
+                        k
+                    },
+                    reason,
+                )
             })?;
             self.from_env.insert(dotted, var.clone());
         }
@@ -131,7 +138,11 @@ impl Loader<'_> {
             &mut up.secret_access_key,
             &up.secret_access_key_file,
         )?;
-        self.secret_pair("upload.session_token", &mut up.session_token, &up.session_token_file)?;
+        self.secret_pair(
+            "upload.session_token",
+            &mut up.session_token,
+            &up.session_token_file,
+        )?;
         let mq = &mut cfg.mqtt;
         self.secret_pair("mqtt.password", &mut mq.password, &mq.password_file)?;
         if let Some(path) = &mq.client_key_file {
@@ -148,7 +159,8 @@ impl Loader<'_> {
             if let Some(path) = &cam.password_file {
                 let key = format!("camera[{i}].password_file");
                 let password = read_secret_file(path).map_err(|r| self.error(&key, r))?;
-                let source = with_password(&cam.source, &password).map_err(|r| self.error(&key, r))?;
+                let source =
+                    with_password(&cam.source, &password).map_err(|r| self.error(&key, r))?;
                 cam.source = source;
             }
         }
@@ -180,19 +192,24 @@ impl Loader<'_> {
 /// as the key it is, not as its parent.
 fn describe(path: &str, message: &str) -> (String, String) {
     let message = message.trim().to_string();
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, _)) = rest.split_once('`') {
-            let key = if path == "." || path.is_empty() {
-                field.to_string()
-            } else if path == field || path.ends_with(&format!(".{field}")) {
-                path.to_string()
-            } else {
-                format!("{path}.{field}")
-            };
-            return (key, "unknown key (see docs/CONFIGURATION.md for the keys)".to_string());
-        }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        let key = if path == "." || path.is_empty() {
+            field.to_string()
+        } else if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        let reason = "unknown key (see docs/CONFIGURATION.md for the keys)";
+        return (key, reason.to_string());
     }
-    let key = if path == "." { String::new() } else { path.to_string() };
+    let key = if path == "." {
+        String::new()
+    } else {
+        path.to_string()
+    };
     (key, without_value(&message))
 }
 
@@ -200,11 +217,11 @@ fn describe(path: &str, message: &str) -> (String, String) {
 /// may be a secret in the wrong place, so keep only what kind of value it was.
 fn without_value(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            if let Some((found, expected)) = rest.split_once(", expected ") {
-                let kind = found.split_whitespace().next().unwrap_or("value");
-                return format!("{prefix}expected {expected}, found a {kind}");
-            }
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let kind = found.split_whitespace().next().unwrap_or("value");
+            return format!("{prefix}expected {expected}, found a {kind}");
         }
     }
     message.to_string()

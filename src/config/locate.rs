@@ -29,7 +29,9 @@ pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     }
     // Inline values' spans start at their leading whitespace.
     best.map(|span| {
-        let skipped = text.get(span.start..).map_or(0, |t| t.len() - t.trim_start_matches([' ', '\t']).len());
+        let skipped = text
+            .get(span.start..)
+            .map_or(0, |t| t.len() - t.trim_start_matches([' ', '\t']).len());
         line_col(text, span.start + skipped)
     })
 }

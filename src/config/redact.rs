@@ -49,7 +49,11 @@ pub fn redact_url(raw: &str) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = rtmp || SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                let v = if secret { Secret::MASK.to_string() } else { v.into_owned() };
+                let v = if secret {
+                    Secret::MASK.to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -73,7 +77,10 @@ mod tests {
             redact_url("mqtts://camvault:pw@broker.lan:8883"),
             "mqtts://camvault:***@broker.lan:8883"
         );
-        assert_eq!(redact_url("rtsp://10.0.0.9/stream1"), "rtsp://10.0.0.9/stream1");
+        assert_eq!(
+            redact_url("rtsp://10.0.0.9/stream1"),
+            "rtsp://10.0.0.9/stream1"
+        );
     }
 
     #[test]

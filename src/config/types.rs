@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Secret, SensitiveUrl};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub device: DeviceConfig,
@@ -24,23 +24,6 @@ pub struct Config {
     pub ftp: FtpConfig,
     pub ota: OtaConfig,
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            device: DeviceConfig::default(),
-            cameras: Vec::new(),
-            recording: RecordingConfig::default(),
-            upload: UploadConfig::default(),
-            retention: RetentionConfig::default(),
-            mqtt: MqttConfig::default(),
-            relay: RelayConfig::default(),
-            ftp: FtpConfig::default(),
-            ota: OtaConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 /// The sections that `CAMVAULT_<SECTION>_<KEY>` may address (`[[camera]]` is a list and
@@ -282,7 +265,11 @@ impl FromStr for Bandwidth {
             "kbit" | "Kbit" => 1e3 / 8.0,
             "Mbit" => 1e6 / 8.0,
             "Gbit" => 1e9 / 8.0,
-            other => return Err(format!("unknown unit `{other}` in `{s}` (use B, KiB, MiB, GiB, KB, MB, GB, kbit, Mbit, Gbit)")),
+            other => {
+                return Err(format!(
+                    "unknown unit `{other}` in `{s}` (use B, KiB, MiB, GiB, KB, MB, GB, kbit, Mbit, Gbit)"
+                ));
+            }
         };
         let bytes = value * mult;
         if !bytes.is_finite() || bytes > u64::MAX as f64 {
@@ -326,7 +313,9 @@ impl<'de> Deserialize<'de> for Bandwidth {
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Bandwidth, E> {
                 match n {
                     0 => Ok(Bandwidth::UNLIMITED),
-                    _ => Err(E::custom("give a rate with a unit, like \"4MiB/s\" (or 0 for unlimited)")),
+                    _ => Err(E::custom(
+                        "give a rate with a unit, like \"4MiB/s\" (or 0 for unlimited)",
+                    )),
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Bandwidth, E> {
@@ -497,7 +486,9 @@ impl FromStr for PortRange {
         let first: u16 = a.trim().parse().map_err(|_| bad())?;
         let last: u16 = b.trim().parse().map_err(|_| bad())?;
         if first == 0 || first > last {
-            return Err(format!("`{s}`: the range must be non-empty and start above 0"));
+            return Err(format!(
+                "`{s}`: the range must be non-empty and start above 0"
+            ));
         }
         Ok(PortRange { first, last })
     }

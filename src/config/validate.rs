@@ -35,7 +35,10 @@ fn scheme_of(url: &str) -> String {
 fn url_with_host(key: &str, raw: &str, schemes: &[&str]) -> Result<(), Problem> {
     let scheme = scheme_of(raw);
     if !schemes.contains(&scheme.as_str()) {
-        return bad(key, format!("the URL scheme must be one of {}", schemes.join(", ")));
+        return bad(
+            key,
+            format!("the URL scheme must be one of {}", schemes.join(", ")),
+        );
     }
     match url::Url::parse(raw) {
         Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
@@ -54,8 +57,16 @@ pub fn validate(cfg: &Config) -> Result<(), Problem> {
     mqtt(cfg)?;
     relay(cfg)?;
     ftp(cfg)?;
-    if cfg.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-        return bad("log.level", "not a log level or filter (try info, debug, warn)");
+    if cfg
+        .log
+        .level
+        .parse::<tracing_subscriber::EnvFilter>()
+        .is_err()
+    {
+        return bad(
+            "log.level",
+            "not a log level or filter (try info, debug, warn)",
+        );
     }
     Ok(())
 }
@@ -78,10 +89,15 @@ fn cameras(cfg: &Config) -> Result<(), Problem> {
             return bad(key("name"), "must match [a-z0-9_-]{1,32}");
         }
         if !seen.insert(cam.name.as_str()) {
-            return bad(key("name"), format!("camera name `{}` is used twice", cam.name));
+            return bad(
+                key("name"),
+                format!("camera name `{}` is used twice", cam.name),
+            );
         }
         match SourceKind::of(&cam.source) {
-            Some(SourceKind::Rtsp) => url_with_host(&key("source"), cam.source.expose(), &["rtsp", "rtsps"])?,
+            Some(SourceKind::Rtsp) => {
+                url_with_host(&key("source"), cam.source.expose(), &["rtsp", "rtsps"])?
+            }
             Some(SourceKind::V4l2) => {
                 let device = cam.source.expose().strip_prefix("v4l2:///dev/");
                 if device.is_none_or(str::is_empty) {
@@ -90,11 +106,17 @@ fn cameras(cfg: &Config) -> Result<(), Problem> {
             }
             Some(SourceKind::Test) => {}
             None => {
-                return bad(key("source"), "must start with rtsp://, rtsps://, v4l2:///dev/… or test:");
+                return bad(
+                    key("source"),
+                    "must start with rtsp://, rtsps://, v4l2:///dev/… or test:",
+                );
             }
         }
         if !charset(&cam.encoder, 40, &['_']) {
-            return bad(key("encoder"), "must be copy, auto or an ffmpeg encoder name");
+            return bad(
+                key("encoder"),
+                "must be copy, auto or an ffmpeg encoder name",
+            );
         }
     }
     Ok(())
@@ -102,7 +124,12 @@ fn cameras(cfg: &Config) -> Result<(), Problem> {
 
 fn recording(cfg: &Config) -> Result<(), Problem> {
     let r = &cfg.recording;
-    range("recording.segment_seconds", r.segment_seconds.into(), 10, 86_400)?;
+    range(
+        "recording.segment_seconds",
+        r.segment_seconds.into(),
+        10,
+        86_400,
+    )?;
     if 86_400 % r.segment_seconds != 0 {
         return bad(
             "recording.segment_seconds",
@@ -125,13 +152,23 @@ fn upload(cfg: &Config) -> Result<(), Problem> {
     range("upload.part_size_mib", u.part_size_mib.into(), 5, 5120)?;
     range("upload.concurrency", u.concurrency.into(), 1, 16)?;
     key_template(&u.key_template)?;
-    if !u.storage_class.chars().all(|c| c.is_ascii_uppercase() || c == '_') || u.storage_class.is_empty() {
-        return bad("upload.storage_class", "must be an S3 storage class like STANDARD or STANDARD_IA");
+    if !u
+        .storage_class
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c == '_')
+        || u.storage_class.is_empty()
+    {
+        return bad(
+            "upload.storage_class",
+            "must be an S3 storage class like STANDARD or STANDARD_IA",
+        );
     }
-    if let Some(sse) = &u.server_side_encryption {
-        if !matches!(sse.as_str(), "AES256" | "aws:kms" | "aws:kms:dsse") {
-            return bad("upload.server_side_encryption", "must be AES256, aws:kms or aws:kms:dsse");
-        }
+    let sse = u.server_side_encryption.as_deref();
+    if sse.is_some_and(|s| !matches!(s, "AES256" | "aws:kms" | "aws:kms:dsse")) {
+        return bad(
+            "upload.server_side_encryption",
+            "must be AES256, aws:kms or aws:kms:dsse",
+        );
     }
     if let Some(endpoint) = &u.endpoint {
         url_with_host("upload.endpoint", endpoint, &["http", "https"])?;
@@ -149,7 +186,10 @@ fn upload(cfg: &Config) -> Result<(), Problem> {
                 || bucket.starts_with(['-', '.'])
                 || bucket.ends_with(['-', '.'])
             {
-                return bad("upload.bucket", "not a valid bucket name (3-63 of a-z 0-9 . -)");
+                return bad(
+                    "upload.bucket",
+                    "not a valid bucket name (3-63 of a-z 0-9 . -)",
+                );
             }
             if u.access_key_id.as_deref().unwrap_or("").is_empty() {
                 return bad("upload.access_key_id", "required when destination = \"s3\"");
@@ -183,7 +223,10 @@ fn key_template(t: &str) -> Result<(), Problem> {
         if !KEY_PLACEHOLDERS.contains(&name) {
             return bad(
                 key,
-                format!("unknown placeholder {{{name}}}; known: {}", KEY_PLACEHOLDERS.join(", ")),
+                format!(
+                    "unknown placeholder {{{name}}}; known: {}",
+                    KEY_PLACEHOLDERS.join(", ")
+                ),
             );
         }
         has_file |= name == "file";
@@ -200,14 +243,37 @@ fn key_template(t: &str) -> Result<(), Problem> {
 
 fn retention(cfg: &Config) -> Result<(), Problem> {
     let r = &cfg.retention;
-    range("retention.recordings_days", r.recordings_days.into(), 1, 3650)?;
+    range(
+        "retention.recordings_days",
+        r.recordings_days.into(),
+        1,
+        3650,
+    )?;
     range("retention.snapshots_days", r.snapshots_days.into(), 1, 3650)?;
     range("retention.clips_days", r.clips_days.into(), 1, 3650)?;
-    range("retention.keep_uploaded_hours", r.keep_uploaded_hours.into(), 0, 24 * 3650)?;
-    range("retention.disk_warn_percent", r.disk_warn_percent.into(), 1, 99)?;
-    range("retention.disk_critical_percent", r.disk_critical_percent.into(), 1, 99)?;
+    range(
+        "retention.keep_uploaded_hours",
+        r.keep_uploaded_hours.into(),
+        0,
+        24 * 3650,
+    )?;
+    range(
+        "retention.disk_warn_percent",
+        r.disk_warn_percent.into(),
+        1,
+        99,
+    )?;
+    range(
+        "retention.disk_critical_percent",
+        r.disk_critical_percent.into(),
+        1,
+        99,
+    )?;
     if r.disk_critical_percent <= r.disk_warn_percent {
-        return bad("retention.disk_critical_percent", "must be above disk_warn_percent");
+        return bad(
+            "retention.disk_critical_percent",
+            "must be above disk_warn_percent",
+        );
     }
     Ok(())
 }
@@ -219,11 +285,22 @@ fn mqtt(cfg: &Config) -> Result<(), Problem> {
     }
     let p = &m.topic_prefix;
     if p.is_empty() || p.contains(['+', '#']) || p.starts_with('/') || p.ends_with('/') {
-        return bad("mqtt.topic_prefix", "must be non-empty, without + # or a leading/trailing /");
+        return bad(
+            "mqtt.topic_prefix",
+            "must be non-empty, without + # or a leading/trailing /",
+        );
     }
-    range("mqtt.health_interval_seconds", m.health_interval_seconds.into(), 1, 3600)?;
+    range(
+        "mqtt.health_interval_seconds",
+        m.health_interval_seconds.into(),
+        1,
+        3600,
+    )?;
     if m.client_cert_file.is_some() != m.client_key_file.is_some() {
-        return bad("mqtt.client_cert_file", "client_cert_file and client_key_file go together");
+        return bad(
+            "mqtt.client_cert_file",
+            "client_cert_file and client_key_file go together",
+        );
     }
     Ok(())
 }
@@ -235,21 +312,37 @@ fn relay(cfg: &Config) -> Result<(), Problem> {
     } else if r.enabled {
         return bad("relay.rtmp_url", "required when the relay is enabled");
     }
-    if let Some(dir) = &r.watch_dir {
-        if !dir.is_absolute() {
-            return bad("relay.watch_dir", "must be an absolute path");
-        }
+    if r.watch_dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+        return bad("relay.watch_dir", "must be an absolute path");
     }
-    range("relay.scan_interval_seconds", r.scan_interval_seconds.into(), 1, 3600)?;
-    range("relay.min_file_age_seconds", r.min_file_age_seconds.into(), 0, 86_400)?;
+    range(
+        "relay.scan_interval_seconds",
+        r.scan_interval_seconds.into(),
+        1,
+        3600,
+    )?;
+    range(
+        "relay.min_file_age_seconds",
+        r.min_file_age_seconds.into(),
+        0,
+        86_400,
+    )?;
     range("relay.max_retries", r.max_retries.into(), 0, 100)?;
-    range("relay.retry_delay_seconds", r.retry_delay_seconds.into(), 1, 86_400)
+    range(
+        "relay.retry_delay_seconds",
+        r.retry_delay_seconds.into(),
+        1,
+        86_400,
+    )
 }
 
 fn ftp(cfg: &Config) -> Result<(), Problem> {
     let f = &cfg.ftp;
     if f.enabled && f.users.is_empty() {
-        return bad("ftp.users", "at least one user is required when FTP is enabled");
+        return bad(
+            "ftp.users",
+            "at least one user is required when FTP is enabled",
+        );
     }
     if f.listen.port() >= f.passive_ports.first && f.listen.port() <= f.passive_ports.last {
         return bad("ftp.passive_ports", "must not include the control port");
@@ -257,13 +350,19 @@ fn ftp(cfg: &Config) -> Result<(), Problem> {
     let mut seen = HashSet::new();
     for (i, user) in f.users.iter().enumerate() {
         if !charset(&user.name, 32, &['_', '-', '.']) {
-            return bad(format!("ftp.users[{i}].name"), "must match [a-z0-9_.-]{1,32}");
+            return bad(
+                format!("ftp.users[{i}].name"),
+                "must match [a-z0-9_.-]{1,32}",
+            );
         }
         if !seen.insert(&user.name) {
             return bad(format!("ftp.users[{i}].name"), "user name used twice");
         }
         if user.password.as_ref().is_none_or(|p| p.is_empty()) {
-            return bad(format!("ftp.users[{i}].password"), "a password or password_file is required");
+            return bad(
+                format!("ftp.users[{i}].password"),
+                "a password or password_file is required",
+            );
         }
     }
     Ok(())

@@ -11,18 +11,32 @@ use super::{ControlError, Reply, Request};
 
 /// Sends one command and waits for its reply. `NotRunning` when no daemon listens.
 pub fn request(socket: &Path, name: &str, args: Value) -> Result<Reply, ControlError> {
-    let io = |source| ControlError::Io { path: socket.to_path_buf(), source };
+    let io = |source| ControlError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
     let mut stream = match UnixStream::connect(socket) {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
             return Err(ControlError::NotRunning(socket.to_path_buf()));
         }
         Err(e) => return Err(io(e)),
     };
-    stream.set_read_timeout(Some(Duration::from_secs(15))).map_err(io)?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(io)?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .map_err(io)?;
     let request_id = Value::from(std::process::id());
-    stream.write_all(&Request::encode(name, args, request_id)).map_err(io)?;
+    stream
+        .write_all(&Request::encode(name, args, request_id))
+        .map_err(io)?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line).map_err(io)?;
     serde_json::from_str(&line).map_err(|e| ControlError::Protocol(e.to_string()))

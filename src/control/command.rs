@@ -128,8 +128,14 @@ impl Command {
         let camera = |c: &str| {
             let ok = !c.is_empty()
                 && c.len() <= 32
-                && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
-            if ok { Ok(()) } else { Err("`camera` must match [a-z0-9_-]{1,32}".to_string()) }
+                && c.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
+                });
+            if ok {
+                Ok(())
+            } else {
+                Err("`camera` must match [a-z0-9_-]{1,32}".to_string())
+            }
         };
         match self {
             Command::Record(a) => camera(&a.camera),
@@ -185,11 +191,21 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(request_id: Value, result: Value) -> Reply {
-        Reply { request_id, ok: true, result: Some(result), error: None }
+        Reply {
+            request_id,
+            ok: true,
+            result: Some(result),
+            error: None,
+        }
     }
 
     pub fn err(request_id: Value, error: impl Into<String>) -> Reply {
-        Reply { request_id, ok: false, result: None, error: Some(error.into()) }
+        Reply {
+            request_id,
+            ok: false,
+            result: None,
+            error: Some(error.into()),
+        }
     }
 }
 
@@ -211,7 +227,10 @@ impl Request {
             Some(Value::String(name)) => Command::parse(&name, Value::Object(obj)),
             _ => Err("missing string field `cmd`".to_string()),
         };
-        Request { request_id, command }
+        Request {
+            request_id,
+            command,
+        }
     }
 
     pub fn encode(name: &str, args: Value, request_id: Value) -> Vec<u8> {
@@ -227,7 +246,10 @@ impl Request {
     }
 
     fn failed(request_id: Value, error: impl Into<String>) -> Request {
-        Request { request_id, command: Err(error.into()) }
+        Request {
+            request_id,
+            command: Err(error.into()),
+        }
     }
 }
 
@@ -241,12 +263,18 @@ mod tests {
         let ok = [
             ("record", json!({"camera": "front", "enabled": false})),
             ("snapshot", json!({"camera": "front"})),
-            ("clip", json!({"camera": "front", "at": "-5m", "pre_s": 10, "post_s": 30})),
+            (
+                "clip",
+                json!({"camera": "front", "at": "-5m", "pre_s": 10, "post_s": 30}),
+            ),
             ("status", json!({})),
             ("status", Value::Null),
             ("upload", json!({"action": "retry-failed"})),
             ("relay", json!({"action": "stop"})),
-            ("ota", json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "1.2"})),
+            (
+                "ota",
+                json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "1.2"}),
+            ),
             ("reboot", json!({})),
             ("discover", json!({})),
         ];
@@ -267,16 +295,25 @@ mod tests {
             ("upload", json!({"action": "explode"})),
             ("status", json!({"verbose": true})),
             ("status", json!([1, 2])),
-            ("ota", json!({"url": "ftp://x", "sha256": "00", "signature": "s", "version": "1"})),
+            (
+                "ota",
+                json!({"url": "ftp://x", "sha256": "00", "signature": "s", "version": "1"}),
+            ),
         ];
         for (name, args) in bad {
-            assert!(Command::parse(name, args.clone()).is_err(), "{name} {args} was accepted");
+            assert!(
+                Command::parse(name, args.clone()).is_err(),
+                "{name} {args} was accepted"
+            );
         }
     }
 
     #[test]
     fn unknown_names_are_kept() {
-        assert_eq!(Command::parse("selfdestruct", json!({})).unwrap(), Command::Unknown("selfdestruct".into()));
+        assert_eq!(
+            Command::parse("selfdestruct", json!({})).unwrap(),
+            Command::Unknown("selfdestruct".into())
+        );
     }
 
     #[test]
@@ -284,7 +321,13 @@ mod tests {
         let line = Request::encode("record", json!({"camera": "a", "enabled": true}), json!(7));
         let req = Request::decode(&line);
         assert_eq!(req.request_id, json!(7));
-        assert_eq!(req.command.unwrap(), Command::Record(RecordArgs { camera: "a".into(), enabled: true }));
+        assert_eq!(
+            req.command.unwrap(),
+            Command::Record(RecordArgs {
+                camera: "a".into(),
+                enabled: true
+            })
+        );
         assert!(Request::decode(b"{not json").command.is_err());
         assert!(Request::decode(b"[1]").command.is_err());
         assert!(Request::decode(br#"{"request_id": 1}"#).command.is_err());

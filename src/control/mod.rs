@@ -53,7 +53,10 @@ impl Dispatcher {
             }
             Command::Unknown(name) => Err(format!("unknown command `{name}`")),
             // Components that serve these register here as they arrive.
-            other => Err(format!("`{}` is not served by this daemon yet", other.name())),
+            other => Err(format!(
+                "`{}` is not served by this daemon yet",
+                other.name()
+            )),
         }
     }
 

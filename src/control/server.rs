@@ -21,7 +21,10 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Binds the socket, replacing a stale one left by a crash but refusing to steal a live one.
 pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
-    let io = |source| ControlError::Io { path: path.to_path_buf(), source };
+    let io = |source| ControlError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(ControlError::AlreadyRunning(path.to_path_buf()));
@@ -34,7 +37,11 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
     Ok(listener)
 }
 
-pub async fn serve(listener: Arc<UnixListener>, dispatcher: Dispatcher, cancel: CancellationToken) -> Result<(), ControlError> {
+pub async fn serve(
+    listener: Arc<UnixListener>,
+    dispatcher: Dispatcher,
+    cancel: CancellationToken,
+) -> Result<(), ControlError> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _) = tokio::select! {
@@ -65,16 +72,27 @@ pub async fn serve(listener: Arc<UnixListener>, dispatcher: Dispatcher, cancel: 
 }
 
 async fn refuse(mut stream: UnixStream) {
-    let _ = write_reply(&mut stream, &Reply::err(serde_json::Value::Null, "busy: too many connections")).await;
+    let _ = write_reply(
+        &mut stream,
+        &Reply::err(serde_json::Value::Null, "busy: too many connections"),
+    )
+    .await;
 }
 
-async fn write_reply(stream: &mut (impl AsyncWriteExt + Unpin), reply: &Reply) -> std::io::Result<()> {
+async fn write_reply(
+    stream: &mut (impl AsyncWriteExt + Unpin),
+    reply: &Reply,
+) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(reply).unwrap_or_default();
     line.push(b'\n');
     stream.write_all(&line).await
 }
 
-async fn connection(stream: UnixStream, dispatcher: Dispatcher, cancel: CancellationToken) -> std::io::Result<()> {
+async fn connection(
+    stream: UnixStream,
+    dispatcher: Dispatcher,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();

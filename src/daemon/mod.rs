@@ -27,7 +27,10 @@ const GRACE: Duration = Duration::from_secs(15);
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("data directory {}: {source}", path.display())]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -50,7 +53,10 @@ impl Daemon {
         // Footage, the database and the socket are private to the daemon's user.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         let data_dir = cfg.device.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|source| DaemonError::DataDir { path: data_dir.clone(), source })?;
+        std::fs::create_dir_all(&data_dir).map_err(|source| DaemonError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
 
         let db_path = data_dir.join("camvault.db");
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
@@ -93,7 +99,13 @@ impl Daemon {
             "camvault running"
         );
         notify::ready(&format!("running, {} cameras", cfg.cameras.len()));
-        Ok(Daemon { cancel, tasks, store, health, socket })
+        Ok(Daemon {
+            cancel,
+            tasks,
+            store,
+            health,
+            socket,
+        })
     }
 
     pub fn health(&self) -> Health {
@@ -116,9 +128,7 @@ impl Daemon {
         notify::stopping();
         self.cancel.cancel();
 
-        let drained = async {
-            while self.tasks.join_next().await.is_some() {}
-        };
+        let drained = async { while self.tasks.join_next().await.is_some() {} };
         tokio::select! {
             _ = drained => {}
             _ = tokio::time::sleep(GRACE) => tracing::warn!("components did not stop in time"),
@@ -147,5 +157,8 @@ fn immediate_exit() -> ! {
 
 /// `camvault run`.
 pub async fn run(cfg: Config) -> Result<(), DaemonError> {
-    Daemon::start(cfg).await?.run_until(std::future::pending()).await
+    Daemon::start(cfg)
+        .await?
+        .run_until(std::future::pending())
+        .await
 }

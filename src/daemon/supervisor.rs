@@ -19,7 +19,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Backoff { base, max, next: base }
+        Backoff {
+            base,
+            max,
+            next: base,
+        }
     }
 
     /// The delay before the next attempt; doubles each time up to `max`.
@@ -45,7 +49,12 @@ pub const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
 /// Runs `make(cancel)` until `cancel` fires, restarting it with backoff. Returns the number of
 /// restarts.
-pub async fn supervise<F, Fut, E>(name: &str, cancel: CancellationToken, mut backoff: Backoff, mut make: F) -> u64
+pub async fn supervise<F, Fut, E>(
+    name: &str,
+    cancel: CancellationToken,
+    mut backoff: Backoff,
+    mut make: F,
+) -> u64
 where
     F: FnMut(CancellationToken) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -98,19 +107,24 @@ mod tests {
         let cancel = CancellationToken::new();
         let r = runs.clone();
         let t0 = Instant::now();
-        let task = tokio::spawn(supervise("t", cancel.clone(), Backoff::default(), move |tok| {
-            let n = r.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match n {
-                    0 => Err("first failure"),
-                    1 => panic!("second run panics"),
-                    _ => {
-                        tok.cancelled().await;
-                        Ok(())
+        let task = tokio::spawn(supervise(
+            "t",
+            cancel.clone(),
+            Backoff::default(),
+            move |tok| {
+                let n = r.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match n {
+                        0 => Err("first failure"),
+                        1 => panic!("second run panics"),
+                        _ => {
+                            tok.cancelled().await;
+                            Ok(())
+                        }
                     }
                 }
-            }
-        }));
+            },
+        ));
         // Failure, 1 s, panic, 2 s, then the third run waits for cancellation.
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 3);
@@ -123,7 +137,12 @@ mod tests {
     async fn cancellation_interrupts_the_backoff_wait() {
         let cancel = CancellationToken::new();
         let c = cancel.clone();
-        let task = tokio::spawn(supervise("t", cancel.clone(), Backoff::new(Duration::from_secs(3600), Duration::from_secs(3600)), |_| async { Err::<(), _>("down") }));
+        let task = tokio::spawn(supervise(
+            "t",
+            cancel.clone(),
+            Backoff::new(Duration::from_secs(3600), Duration::from_secs(3600)),
+            |_| async { Err::<(), _>("down") },
+        ));
         tokio::time::sleep(Duration::from_secs(1)).await;
         c.cancel();
         assert_eq!(task.await.unwrap(), 0);

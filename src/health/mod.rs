@@ -76,7 +76,11 @@ impl Health {
             .iter()
             .map(|c| {
                 // Until a recorder takes a camera over, it is not recording: say so.
-                let state = if c.enabled { CameraState::Stopped } else { CameraState::Disabled };
+                let state = if c.enabled {
+                    CameraState::Stopped
+                } else {
+                    CameraState::Disabled
+                };
                 (c.name.clone(), CameraLive { state, restarts: 0 })
             })
             .collect();
@@ -113,11 +117,21 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
         .cameras
         .iter()
         .map(|c| {
-            let state = if c.enabled { CameraState::Stopped } else { CameraState::Disabled };
+            let state = if c.enabled {
+                CameraState::Stopped
+            } else {
+                CameraState::Disabled
+            };
             (c.name.clone(), CameraLive { state, restarts: 0 })
         })
         .collect();
-    Ok(assemble(&cfg.device.id, &cfg.device.data_dir, "store", &live, summaries))
+    Ok(assemble(
+        &cfg.device.id,
+        &cfg.device.data_dir,
+        "store",
+        &live,
+        summaries,
+    ))
 }
 
 fn assemble(
@@ -159,7 +173,11 @@ pub fn disk_status(path: &Path) -> Option<DiskStatus> {
     let used = total.saturating_sub(st.blocks_free() as u64 * frag);
     // Like df: used over what non-root users can reach.
     let denom = used + free;
-    let used_percent = if denom == 0 { 0.0 } else { (used as f64 * 1000.0 / denom as f64).round() / 10.0 };
+    let used_percent = if denom == 0 {
+        0.0
+    } else {
+        (used as f64 * 1000.0 / denom as f64).round() / 10.0
+    };
     Some(DiskStatus {
         path: path.to_path_buf(),
         total_bytes: total,

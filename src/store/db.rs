@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::model::*;
 use super::StoreError;
+use super::model::*;
 use crate::config::SourceKind;
 
 pub struct Db {
@@ -35,14 +35,18 @@ impl Db {
                 params![name, kind, enabled, now],
             )?;
         }
-        let mut live = self.conn.prepare("SELECT id, name FROM camera WHERE retired_ms IS NULL")?;
+        let mut live = self
+            .conn
+            .prepare("SELECT id, name FROM camera WHERE retired_ms IS NULL")?;
         let rows: Vec<(i64, String)> = live
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         for (id, name) in rows {
             if !cameras.iter().any(|(n, _, _)| *n == name) {
-                self.conn
-                    .execute("UPDATE camera SET retired_ms = ?1 WHERE id = ?2", params![now, id])?;
+                self.conn.execute(
+                    "UPDATE camera SET retired_ms = ?1 WHERE id = ?2",
+                    params![now, id],
+                )?;
             }
         }
         Ok(())
@@ -66,7 +70,9 @@ impl Db {
 
     fn camera_id(&self, name: &str) -> Result<i64, StoreError> {
         self.conn
-            .query_row("SELECT id FROM camera WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM camera WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?
             .ok_or_else(|| StoreError::UnknownCamera(name.to_string()))
     }
@@ -77,7 +83,12 @@ impl Db {
             .prepare_cached(
                 "INSERT INTO segment (camera_id, path, start_ms, state) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![camera_id, seg.path, to_ms(seg.start), SegmentState::Recording])?;
+            .execute(params![
+                camera_id,
+                seg.path,
+                to_ms(seg.start),
+                SegmentState::Recording
+            ])?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -103,7 +114,13 @@ impl Db {
         )?;
         let limit = f.limit.map_or(-1, i64::from);
         let rows = stmt.query_map(
-            params![f.camera, f.since.map(to_ms), f.until.map(to_ms), f.state, limit],
+            params![
+                f.camera,
+                f.since.map(to_ms),
+                f.until.map(to_ms),
+                f.state,
+                limit
+            ],
             segment_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -9,7 +9,9 @@ pub enum StoreError {
     },
     #[error("no database at {} (has the daemon run yet?)", .0.display())]
     Missing(PathBuf),
-    #[error("database schema v{found} is newer than this camvault knows (v{known}); refusing to touch it")]
+    #[error(
+        "database schema v{found} is newer than this camvault knows (v{known}); refusing to touch it"
+    )]
     SchemaTooNew { found: u32, known: u32 },
     #[error("database schema v{found} is older than v{known}; start the daemon once to upgrade it")]
     SchemaTooOld { found: u32, known: u32 },

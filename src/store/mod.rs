@@ -18,8 +18,8 @@ mod model;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -79,8 +79,14 @@ impl Store {
     pub fn open_with(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
         let p = path.to_path_buf();
         Self::spawn(path, opts, move |opts| {
-            let mut conn = Connection::open(&p).map_err(|source| StoreError::Open { path: p.clone(), source })?;
-            configure(&conn, opts).map_err(|source| StoreError::Open { path: p.clone(), source })?;
+            let mut conn = Connection::open(&p).map_err(|source| StoreError::Open {
+                path: p.clone(),
+                source,
+            })?;
+            configure(&conn, opts).map_err(|source| StoreError::Open {
+                path: p.clone(),
+                source,
+            })?;
             schema::upgrade_to(&mut conn, schema::LATEST)?;
             Ok(conn)
         })
@@ -95,8 +101,11 @@ impl Store {
         let p = path.to_path_buf();
         Self::spawn(path, StoreOptions::default(), move |opts| {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = Connection::open_with_flags(&p, flags)
-                .map_err(|source| StoreError::Open { path: p.clone(), source })?;
+            let conn =
+                Connection::open_with_flags(&p, flags).map_err(|source| StoreError::Open {
+                    path: p.clone(),
+                    source,
+                })?;
             conn.busy_timeout(opts.busy_timeout)?;
             let found = schema::version(&conn)?;
             let known = schema::LATEST;
@@ -162,7 +171,11 @@ impl Store {
             let _ = reply.send(result);
             ok
         });
-        let msg = if write { Msg::Write(job) } else { Msg::Read(job) };
+        let msg = if write {
+            Msg::Write(job)
+        } else {
+            Msg::Read(job)
+        };
         // A failed send drops `reply`, which the receiver sees as Closed.
         let _ = self.tx.send(msg);
         rx
@@ -188,23 +201,33 @@ impl Store {
         &self,
         f: impl FnOnce(&Db) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.send(false, f).blocking_recv().map_err(|_| StoreError::Closed)?
+        self.send(false, f)
+            .blocking_recv()
+            .map_err(|_| StoreError::Closed)?
     }
 
     pub fn blocking_write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Db) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.send(true, f).blocking_recv().map_err(|_| StoreError::Closed)?
+        self.send(true, f)
+            .blocking_recv()
+            .map_err(|_| StoreError::Closed)?
     }
 
     fn ask(&self, flush: bool) -> oneshot::Receiver<Result<(), String>> {
         let (reply, rx) = oneshot::channel();
-        let _ = self.tx.send(if flush { Msg::Flush(reply) } else { Msg::Durable(reply) });
+        let _ = self.tx.send(if flush {
+            Msg::Flush(reply)
+        } else {
+            Msg::Durable(reply)
+        });
         rx
     }
 
-    fn answered(r: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<(), StoreError> {
+    fn answered(
+        r: Result<Result<(), String>, oneshot::error::RecvError>,
+    ) -> Result<(), StoreError> {
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Commit(e)),
@@ -292,7 +315,8 @@ impl Owner {
                     Err(_) => break,
                 },
                 Some(started) => {
-                    let wait = (started + self.opts.commit_interval).saturating_duration_since(Instant::now());
+                    let wait = (started + self.opts.commit_interval)
+                        .saturating_duration_since(Instant::now());
                     match rx.recv_timeout(wait) {
                         Ok(m) => m,
                         Err(RecvTimeoutError::Timeout) => {
@@ -335,7 +359,11 @@ impl Owner {
         let saved = self.db.conn.execute_batch("SAVEPOINT w").is_ok();
         let ok = job(&self.db);
         if saved {
-            let end = if ok { "RELEASE w" } else { "ROLLBACK TO w; RELEASE w" };
+            let end = if ok {
+                "RELEASE w"
+            } else {
+                "ROLLBACK TO w; RELEASE w"
+            };
             if let Err(e) = self.db.conn.execute_batch(end) {
                 tracing::error!(error = %e, "store: cannot end a write");
             }
@@ -344,13 +372,18 @@ impl Owner {
 
     fn commit(&mut self) {
         let result = match self.batch_started.take() {
-            Some(_) => self.db.conn.execute_batch("COMMIT").map(|()| {
-                self.counters.commits.fetch_add(1, Ordering::Relaxed);
-            }).map_err(|e| {
-                tracing::error!(error = %e, "store: commit failed; the batch is lost");
-                let _ = self.db.conn.execute_batch("ROLLBACK");
-                e.to_string()
-            }),
+            Some(_) => self
+                .db
+                .conn
+                .execute_batch("COMMIT")
+                .map(|()| {
+                    self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                })
+                .map_err(|e| {
+                    tracing::error!(error = %e, "store: commit failed; the batch is lost");
+                    let _ = self.db.conn.execute_batch("ROLLBACK");
+                    e.to_string()
+                }),
             None => Ok(()),
         };
         for w in self.waiting.drain(..) {

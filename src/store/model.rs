@@ -51,7 +51,8 @@ impl ToSql for SegmentState {
 impl FromSql for SegmentState {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let s = value.as_str()?;
-        Self::parse(s).ok_or_else(|| FromSqlError::Other(format!("unknown segment state `{s}`").into()))
+        Self::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown segment state `{s}`").into()))
     }
 }
 
@@ -67,7 +68,9 @@ impl FromSql for SourceKind {
             "rtsp" => Ok(SourceKind::Rtsp),
             "v4l2" => Ok(SourceKind::V4l2),
             "test" => Ok(SourceKind::Test),
-            s => Err(FromSqlError::Other(format!("unknown source kind `{s}`").into())),
+            s => Err(FromSqlError::Other(
+                format!("unknown source kind `{s}`").into(),
+            )),
         }
     }
 }

@@ -58,12 +58,18 @@ pub fn version(conn: &Connection) -> Result<u32, rusqlite::Error> {
 pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
     let found = version(conn)?;
     if found > LATEST {
-        return Err(StoreError::SchemaTooNew { found, known: LATEST });
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: LATEST,
+        });
     }
     for m in MIGRATIONS.iter().filter(|m| m.version <= target) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Migration { version: m.version, source })?;
+            .map_err(|source| StoreError::Migration {
+                version: m.version,
+                source,
+            })?;
         let current = version(&tx)?;
         if current >= m.version {
             continue;
@@ -73,10 +79,19 @@ pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError>
             tx.pragma_update(None, "user_version", m.version)?;
             Ok(())
         };
-        step().map_err(|source| StoreError::Migration { version: m.version, source })?;
-        tx.commit()
-            .map_err(|source| StoreError::Migration { version: m.version, source })?;
-        tracing::info!(version = m.version, what = m.description, "database migrated");
+        step().map_err(|source| StoreError::Migration {
+            version: m.version,
+            source,
+        })?;
+        tx.commit().map_err(|source| StoreError::Migration {
+            version: m.version,
+            source,
+        })?;
+        tracing::info!(
+            version = m.version,
+            what = m.description,
+            "database migrated"
+        );
     }
     Ok(version(conn)?)
 }
@@ -88,7 +103,12 @@ mod tests {
     #[test]
     fn versions_are_dense_and_ordered() {
         for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1, "migration {} out of order", m.description);
+            assert_eq!(
+                m.version as usize,
+                i + 1,
+                "migration {} out of order",
+                m.description
+            );
         }
     }
 }

@@ -15,7 +15,11 @@ pub fn bin() -> &'static str {
 pub fn camvault() -> Command {
     let mut c = Command::new(bin());
     for (k, _) in std::env::vars() {
-        if k.starts_with("CAMVAULT_") || k == "RUST_LOG" || k == "NOTIFY_SOCKET" || k == "JOURNAL_STREAM" {
+        if k.starts_with("CAMVAULT_")
+            || k == "RUST_LOG"
+            || k == "NOTIFY_SOCKET"
+            || k == "JOURNAL_STREAM"
+        {
             c.env_remove(k);
         }
     }
@@ -29,7 +33,11 @@ pub struct Run {
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = cmd.output().expect("run camvault");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run camvault");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -52,7 +60,10 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("camvault.toml");
     write(
         &path,
-        &format!("[device]\nid = \"cv-test\"\ndata_dir = \"{}\"\n\n{extra}\n", data.display()),
+        &format!(
+            "[device]\nid = \"cv-test\"\ndata_dir = \"{}\"\n\n{extra}\n",
+            data.display()
+        ),
     );
     path
 }
@@ -60,7 +71,10 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
 pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -80,7 +94,11 @@ impl Daemon {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let child = cmd.spawn().expect("spawn daemon");
         let sock = data_dir.join("camvault.sock");
-        let mut d = Daemon { child, data_dir: data_dir.to_path_buf(), config: config.to_path_buf() };
+        let mut d = Daemon {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            config: config.to_path_buf(),
+        };
         wait_for("the control socket", Duration::from_secs(20), || {
             if let Ok(Some(status)) = d.child.try_wait() {
                 panic!("daemon exited early: {status}");
