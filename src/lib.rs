@@ -8,6 +8,8 @@ pub mod daemon;
 pub mod demo;
 pub mod health;
 pub mod logging;
+pub mod media;
+pub mod recorder;
 pub mod store;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

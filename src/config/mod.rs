@@ -14,6 +14,6 @@ mod validate;
 
 pub use error::{ConfigError, Origin};
 pub use load::{DEFAULT_PATH, load_file, load_str};
-pub use redact::redact_url;
+pub use redact::{redact_url, scrub, url_secrets};
 pub use secret::{Secret, SensitiveUrl};
 pub use types::*;

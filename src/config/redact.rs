@@ -63,9 +63,78 @@ pub fn redact_url(raw: &str) -> String {
     url.to_string().replace("%2A%2A%2A", Secret::MASK)
 }
 
+/// The secret parts of a URL (password, credential query values, RTMP stream key), each in
+/// the forms it may be printed in, for scrubbing free text such as ffmpeg's stderr.
+pub fn url_secrets(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(url) = Url::parse(raw) else {
+        return vec![raw.to_string()];
+    };
+    if let Some(p) = url.password() {
+        out.push(p.to_string());
+        if let Ok(decoded) = percent_decode(p) {
+            out.push(decoded);
+        }
+    }
+    for (k, v) in url.query_pairs() {
+        if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) && !v.is_empty() {
+            out.push(v.into_owned());
+        }
+    }
+    if matches!(url.scheme(), "rtmp" | "rtmps")
+        && let Some(key) = url.path_segments().and_then(|s| s.skip(1).last())
+        && !key.is_empty()
+    {
+        out.push(key.to_string());
+    }
+    out.retain(|s| s.len() >= 3);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+}
+
+/// `text` with every secret replaced by `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut t = text.to_string();
+    for s in secrets {
+        if t.contains(s.as_str()) {
+            t = t.replace(s.as_str(), Secret::MASK);
+        }
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, scrub, url_secrets};
+
+    #[test]
+    fn scrubs_free_text() {
+        let s = url_secrets("rtsp://admin:p%40ss99@10.0.0.2/x?password=qq123");
+        let line = "Input #0, rtsp, from 'rtsp://admin:p%40ss99@10.0.0.2/x': p@ss99 qq123";
+        let out = scrub(line, &s);
+        assert!(!out.contains("p%40ss99") && !out.contains("p@ss99") && !out.contains("qq123"), "{out}");
+        assert_eq!(url_secrets("rtmp://h/live2/KEY-123"), ["KEY-123"]);
+    }
 
     #[test]
     fn hides_passwords_and_keeps_the_rest() {

@@ -13,6 +13,7 @@ pub use command::{Command, Reply, Request};
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::Health;
+use crate::recorder::RecorderHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -38,11 +39,12 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[derive(Clone)]
 pub struct Dispatcher {
     health: Health,
+    recorder: RecorderHandle,
 }
 
 impl Dispatcher {
-    pub fn new(health: Health) -> Self {
-        Dispatcher { health }
+    pub fn new(health: Health, recorder: RecorderHandle) -> Self {
+        Dispatcher { health, recorder }
     }
 
     pub async fn handle(&self, command: Command) -> Result<Value, String> {
@@ -50,6 +52,10 @@ impl Dispatcher {
             Command::Status => {
                 let status = self.health.status().await.map_err(|e| e.to_string())?;
                 serde_json::to_value(status).map_err(|e| e.to_string())
+            }
+            Command::Record(args) => {
+                self.recorder.set_enabled(&args.camera, args.enabled)?;
+                Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
             }
             Command::Unknown(name) => Err(format!("unknown command `{name}`")),
             // Components that serve these register here as they arrive.

@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, SourceKind};
 use crate::control::{self, ControlError, Dispatcher};
 use crate::health::Health;
+use crate::recorder::RecorderHandle;
 use crate::store::{Store, StoreError};
 use supervisor::{Backoff, supervise};
 
@@ -41,6 +42,7 @@ pub enum DaemonError {
 
 pub struct Daemon {
     cancel: CancellationToken,
+    recorder: RecorderHandle,
     tasks: JoinSet<()>,
     store: Store,
     health: Health,
@@ -77,7 +79,8 @@ impl Daemon {
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let dispatcher = Dispatcher::new(health.clone());
+        let recorder = crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        let dispatcher = Dispatcher::new(health.clone(), recorder.clone());
         let listener = Arc::new(listener);
         let c = cancel.clone();
         tasks.spawn(async move {
@@ -101,6 +104,7 @@ impl Daemon {
         notify::ready(&format!("running, {} cameras", cfg.cameras.len()));
         Ok(Daemon {
             cancel,
+            recorder,
             tasks,
             store,
             health,
@@ -110,6 +114,10 @@ impl Daemon {
 
     pub fn health(&self) -> Health {
         self.health.clone()
+    }
+
+    pub fn recorder(&self) -> RecorderHandle {
+        self.recorder.clone()
     }
 
     pub fn store(&self) -> Store {

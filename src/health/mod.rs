@@ -27,6 +27,9 @@ pub enum CameraState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CameraStatus {
     pub state: CameraState,
+    pub fps: f64,
+    pub bitrate_kbps: f64,
+    pub frame_loss_percent: f64,
     pub restarts: u64,
     pub segments: i64,
     pub bytes: i64,
@@ -57,6 +60,15 @@ pub struct Status {
 pub struct CameraLive {
     pub state: CameraState,
     pub restarts: u64,
+    pub fps: f64,
+    pub bitrate_kbps: f64,
+    pub frame_loss_percent: f64,
+}
+
+impl CameraLive {
+    pub fn idle(state: CameraState) -> CameraLive {
+        CameraLive { state, restarts: 0, fps: 0.0, bitrate_kbps: 0.0, frame_loss_percent: 0.0 }
+    }
 }
 
 /// Live state shared between the components and whoever asks for a status.
@@ -75,13 +87,13 @@ impl Health {
             .cameras
             .iter()
             .map(|c| {
-                // Until a recorder takes a camera over, it is not recording: say so.
+                // Until its recorder reports, a camera is starting (or disabled).
                 let state = if c.enabled {
-                    CameraState::Stopped
+                    CameraState::Starting
                 } else {
                     CameraState::Disabled
                 };
-                (c.name.clone(), CameraLive { state, restarts: 0 })
+                (c.name.clone(), CameraLive::idle(state))
             })
             .collect();
         Health {
@@ -122,7 +134,7 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
             } else {
                 CameraState::Disabled
             };
-            (c.name.clone(), CameraLive { state, restarts: 0 })
+            (c.name.clone(), CameraLive::idle(state))
         })
         .collect();
     Ok(assemble(
@@ -147,6 +159,9 @@ fn assemble(
             let s = summaries.remove(name).unwrap_or_default();
             let st = CameraStatus {
                 state: l.state,
+                fps: l.fps,
+                bitrate_kbps: l.bitrate_kbps,
+                frame_loss_percent: l.frame_loss_percent,
                 restarts: l.restarts,
                 segments: s.segments,
                 bytes: s.bytes,

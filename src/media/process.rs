@@ -1,0 +1,58 @@
+//! Rules for every child process: argv (never a shell), its own process group, TZ=UTC (ffmpeg's
+//! strftime names files in local time), stdin closed, killed if camvault dies, stopped with one
+//! SIGINT then SIGKILL after a timeout, and always reaped.
+
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use super::MediaError;
+
+pub fn spawn(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
+    let parent = std::process::id();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl, getppid, _exit.
+    unsafe {
+        cmd.pre_exec(move || {
+            // A kill -9 of camvault must not leave an orphan ffmpeg writing into the folder the
+            // next camvault records into.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            if std::os::unix::process::parent_id() != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| MediaError::Spawn { program: program.to_string(), source })
+}
+
+/// One SIGINT to the child's group (ffmpeg then finishes the file it writes; a second one
+/// would make it abort without doing so), SIGKILL after `timeout`, then reaped.
+pub async fn stop(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    if let Ok(Some(status)) = child.try_wait() {
+        return Some(status);
+    }
+    if let Some(pid) = child.id() {
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGINT);
+    }
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            child.wait().await.ok()
+        }
+    }
+}

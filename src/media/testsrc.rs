@@ -1,0 +1,39 @@
+//! The clip a `test:` camera plays: encoded once (H.264 + AAC tone, one keyframe a second),
+//! then looped with `-re -stream_loop -1 -c copy`, so eight test cameras cost almost nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use super::MediaError;
+
+pub async fn ensure_clip(cache_dir: &Path) -> Result<PathBuf, MediaError> {
+    let clip = cache_dir.join("testsrc-640x360-25.mp4");
+    if clip.exists() {
+        return Ok(clip);
+    }
+    tokio::fs::create_dir_all(cache_dir).await?;
+    let tmp = cache_dir.join(format!(".testsrc-{}.mp4", std::process::id()));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-b:v", "1M"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-shortest", "-f", "mp4"])
+        .arg(&tmp)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| MediaError::Spawn { program: "ffmpeg".into(), source })?;
+    if !out.status.success() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(MediaError::Failed {
+            program: "ffmpeg (test clip)".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    tokio::fs::rename(&tmp, &clip).await?;
+    Ok(clip)
+}

@@ -1,0 +1,293 @@
+//! One camera: `run()` loops over `run_once()` (one ffmpeg from spawn to exit) with capped
+//! exponential backoff, a shortcut back when an unreachable camera answers again, and the
+//! camera's state and figures published to health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as CDuration, Utc};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::layout::{self, fsync_file_and_dir, relative_path};
+use super::{Ctx, RecorderError, SegmentEvent, recovery};
+use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
+use crate::daemon::supervisor::{Backoff, HEALTHY_AFTER};
+use crate::health::{CameraLive, CameraState};
+use crate::media::args::{ListedSegment, RecordSpec, parse_segment_line, record_args};
+use crate::media::process;
+use crate::media::progress::{LogLevel, Stats, StderrLine, parse_line};
+use crate::store::{SegmentEnd, SegmentState};
+
+/// No new media for this long: ffmpeg is stuck, restart it.
+const STALL_AFTER: Duration = Duration::from_secs(20);
+/// No media at all this long after start.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// ffmpeg gets this long after its SIGINT to finish the segment it writes.
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+enum Stop {
+    Cancelled,
+    Disabled,
+}
+
+pub struct CameraTask {
+    ctx: Arc<Ctx>,
+    cam: CameraConfig,
+    /// Password and other secret parts of the source, scrubbed from everything ffmpeg says.
+    secrets: Vec<String>,
+    live: CameraLive,
+}
+
+impl CameraTask {
+    pub fn new(ctx: Arc<Ctx>, cam: CameraConfig) -> Self {
+        let secrets = url_secrets(cam.source.expose());
+        let state = if cam.enabled { CameraState::Starting } else { CameraState::Disabled };
+        CameraTask { ctx, cam, secrets, live: CameraLive::idle(state) }
+    }
+
+    fn name(&self) -> &str {
+        &self.cam.name
+    }
+
+    fn publish(&self) {
+        self.ctx.health.set_camera(&self.cam.name, self.live);
+    }
+
+    fn set_state(&mut self, state: CameraState) {
+        if self.live.state != state {
+            tracing::info!(camera = %self.cam.name, state = ?state, "camera state");
+        }
+        self.live.state = state;
+        if state != CameraState::Recording {
+            (self.live.fps, self.live.bitrate_kbps, self.live.frame_loss_percent) = (0.0, 0.0, 0.0);
+        }
+        self.publish();
+    }
+
+    async fn reconcile(&self) {
+        if let Err(e) = recovery::reconcile(&self.ctx, &self.cam.name).await {
+            tracing::error!(camera = %self.cam.name, error = %e, "recovery of leftover files failed");
+        }
+    }
+
+    pub async fn run(mut self, mut enabled: watch::Receiver<bool>, cancel: CancellationToken) {
+        self.reconcile().await;
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            if cancel.is_cancelled() {
+                self.set_state(CameraState::Stopped);
+                return;
+            }
+            if !*enabled.borrow_and_update() {
+                self.set_state(if self.cam.enabled { CameraState::Stopped } else { CameraState::Disabled });
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    r = enabled.changed() => if r.is_err() { return },
+                }
+                continue;
+            }
+            self.set_state(CameraState::Starting);
+            let started = Instant::now();
+            let outcome = self.run_once(&mut enabled, &cancel).await;
+            self.reconcile().await;
+            match outcome {
+                Ok(Stop::Cancelled) => {
+                    self.set_state(CameraState::Stopped);
+                    return;
+                }
+                Ok(Stop::Disabled) => continue,
+                Err(e) => tracing::warn!(camera = %self.cam.name, error = %scrub(&e.to_string(), &self.secrets), "recording interrupted"),
+            }
+            if started.elapsed() >= HEALTHY_AFTER {
+                backoff.reset();
+            }
+            let delay = backoff.next_delay();
+            self.live.restarts += 1;
+            self.set_state(CameraState::Backoff);
+            let addr = self.tcp_address();
+            let unreachable = match &addr {
+                Some(a) => !reachable(a).await,
+                None => false,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(delay) => {}
+                _ = wait_reachable(addr.clone().unwrap_or_default()), if unreachable => {
+                    tracing::info!(camera = %self.cam.name, "camera answers again");
+                }
+                _ = enabled.changed() => {}
+            }
+        }
+    }
+
+    /// `host:port` of an RTSP camera, to notice when it comes back.
+    fn tcp_address(&self) -> Option<String> {
+        let url = url::Url::parse(self.cam.source.expose()).ok()?;
+        let port = url.port().unwrap_or(if url.scheme() == "rtsps" { 322 } else { 554 });
+        match SourceKind::of(&self.cam.source) {
+            Some(SourceKind::Rtsp) => Some(format!("{}:{port}", url.host_str()?)),
+            _ => None,
+        }
+    }
+
+    async fn run_once(&mut self, enabled: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> Result<Stop, RecorderError> {
+        let cam_dir = layout::camera_dir(&self.ctx.data_dir, &self.cam.name);
+        layout::ensure_day_dirs(&cam_dir, Utc::now())?;
+        let clip = match SourceKind::of(&self.cam.source) {
+            Some(SourceKind::Test) => self.ctx.test_clip().await?,
+            _ => Default::default(),
+        };
+        let spec = RecordSpec {
+            camera: &self.cam,
+            camera_dir: &cam_dir,
+            test_clip: &clip,
+            segment_seconds: self.ctx.segment_seconds,
+            fragment_seconds: self.ctx.fragment_seconds,
+            auto_encoder: "libx264",
+        };
+        let mut child = process::spawn("ffmpeg", &record_args(&spec))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let t0 = Instant::now();
+        let mut run = Run { stats: Stats::default(), anchor: None, current: None, closed_bytes: 0, last_error: String::new() };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let (mut out_open, mut err_open) = (true, true);
+
+        let stop = loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break Some(Stop::Cancelled),
+                r = enabled.changed() => if r.is_err() || !*enabled.borrow() { break Some(Stop::Disabled) },
+                line = stdout.next_line(), if out_open => match line {
+                    Ok(Some(l)) => if let Some(seg) = parse_segment_line(&l) {
+                        self.segment_closed(&mut run, seg).await?;
+                    },
+                    _ => out_open = false,
+                },
+                line = stderr.next_line(), if err_open => match line {
+                    Ok(Some(l)) => self.stderr_line(&mut run, &l, t0.elapsed()),
+                    _ => err_open = false,
+                },
+                _ = tick.tick() => {
+                    let since = run.stats.last_advance.map_or(t0.elapsed(), |at| t0.elapsed().saturating_sub(at));
+                    let limit = if run.stats.last_advance.is_some() { STALL_AFTER } else { START_TIMEOUT };
+                    if since >= limit {
+                        process::stop(&mut child, STOP_TIMEOUT).await;
+                        self.drain(&mut run, &mut stdout).await?;
+                        return Err(RecorderError::Stalled(since.as_secs()));
+                    }
+                    if self.live.state == CameraState::Recording {
+                        let f = run.stats.figures();
+                        (self.live.fps, self.live.bitrate_kbps, self.live.frame_loss_percent) = (f.fps, f.bitrate_kbps, f.frame_loss_percent);
+                        self.publish();
+                    }
+                }
+            }
+            if !out_open && !err_open {
+                break None;
+            }
+        };
+        match stop {
+            Some(stop) => {
+                process::stop(&mut child, STOP_TIMEOUT).await;
+                self.drain(&mut run, &mut stdout).await?;
+                Ok(stop)
+            }
+            None => {
+                let status = process::stop(&mut child, STOP_TIMEOUT).await;
+                let what = status.map_or("unknown status".to_string(), |s| s.to_string());
+                let detail = if run.last_error.is_empty() { what } else { format!("{what}: {}", run.last_error) };
+                Err(RecorderError::Exited(detail))
+            }
+        }
+    }
+
+    /// Registers the segments ffmpeg reported while it was being stopped.
+    async fn drain(&mut self, run: &mut Run, stdout: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Result<(), RecorderError> {
+        while let Ok(Ok(Some(l))) = tokio::time::timeout(Duration::from_secs(1), stdout.next_line()).await {
+            if let Some(seg) = parse_segment_line(&l) {
+                self.segment_closed(run, seg).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stderr_line(&mut self, run: &mut Run, line: &str, now: Duration) {
+        match parse_line(line) {
+            StderrLine::Progress { key, value } => {
+                let bytes = run.closed_bytes + run.current.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+                if run.stats.progress(&key, &value, now, bytes) && self.live.state != CameraState::Recording {
+                    self.set_state(CameraState::Recording);
+                }
+            }
+            StderrLine::InputFps(fps) => run.stats.set_nominal_fps(fps),
+            StderrLine::SegmentOpened(path) => run.current = Some(path.into()),
+            StderrLine::Log { level, text } => {
+                let text = scrub(&text, &self.secrets);
+                match level {
+                    LogLevel::Error => {
+                        tracing::warn!(camera = %self.cam.name, "ffmpeg: {text}");
+                        run.last_error = text;
+                    }
+                    LogLevel::Warning => tracing::debug!(camera = %self.cam.name, "ffmpeg: {text}"),
+                    LogLevel::Info => tracing::trace!(camera = %self.cam.name, "ffmpeg: {text}"),
+                }
+            }
+        }
+    }
+
+    /// The `OnSegmentComplete` hook: fsync, record, then announce.
+    async fn segment_closed(&mut self, run: &mut Run, seg: ListedSegment) -> Result<(), RecorderError> {
+        let Some(named) = layout::parse_name(self.name(), &seg.file) else {
+            tracing::warn!(camera = %self.cam.name, file = %seg.file, "ffmpeg reported a segment with an unexpected name");
+            return Ok(());
+        };
+        let rel = relative_path(self.name(), &seg.file, named);
+        let path = self.ctx.data_dir.join(&rel);
+        let p = path.clone();
+        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p)).await.map_err(|_| RecorderError::Cancelled)??;
+        run.closed_bytes += bytes;
+        // Stream time maps to wall time through the moment the first segment closed.
+        let now = Utc::now();
+        let anchor = *run.anchor.get_or_insert_with(|| now - secs(seg.end_s));
+        let start = anchor + secs(seg.start_s);
+        let end = anchor + secs(seg.end_s);
+        let duration_ms = ((seg.end_s - seg.start_s) * 1000.0).round() as i64;
+        let closed = SegmentEnd { end, duration_ms, bytes: bytes as i64, state: SegmentState::Closed };
+        let (cam, rel2) = (self.cam.name.clone(), rel.clone());
+        let id = self.ctx.store.write(move |db| db.insert_closed_segment(&cam, &rel2, &closed, start)).await?;
+        self.ctx.store.durable().await?;
+        tracing::debug!(camera = %self.cam.name, path = %rel, duration_ms, bytes, "segment closed");
+        let _ = self.ctx.events.send(SegmentEvent { id, camera: self.cam.name.clone(), path: rel, start, end, bytes: bytes as i64 });
+        // Midnight comes: the next day's folder must exist before ffmpeg opens a file in it.
+        layout::ensure_day_dirs(&layout::camera_dir(&self.ctx.data_dir, &self.cam.name), now)?;
+        Ok(())
+    }
+}
+
+struct Run {
+    stats: Stats,
+    anchor: Option<DateTime<Utc>>,
+    current: Option<std::path::PathBuf>,
+    closed_bytes: u64,
+    last_error: String,
+}
+
+fn secs(s: f64) -> CDuration {
+    CDuration::microseconds((s * 1e6).round() as i64)
+}
+
+async fn reachable(addr: &str) -> bool {
+    matches!(tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+}
+
+async fn wait_reachable(addr: String) {
+    loop {
+        if reachable(&addr).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,61 @@
+//! Where recordings live: `<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<camera>_<YYYY-MM-DD_HH-MM-SS>.mp4`
+//! (UTC), and the fsyncs that make a closed segment survive a power cut.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+pub fn camera_dir(data_dir: &Path, camera: &str) -> PathBuf {
+    data_dir.join("recordings").join(camera)
+}
+
+pub fn quarantine_dir(data_dir: &Path, camera: &str) -> PathBuf {
+    data_dir.join("quarantine").join(camera)
+}
+
+/// The start time a segment's file name carries, if it is one of ours.
+pub fn parse_name(camera: &str, file: &str) -> Option<DateTime<Utc>> {
+    let stamp = file.strip_prefix(camera)?.strip_prefix('_')?.strip_suffix(".mp4")?;
+    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
+}
+
+/// `recordings/<camera>/<day>/<file>`, the path the store keeps (relative to data_dir).
+pub fn relative_path(camera: &str, file: &str, start: DateTime<Utc>) -> String {
+    format!("recordings/{camera}/{}/{file}", start.format("%Y-%m-%d"))
+}
+
+/// ffmpeg does not create folders: today's and tomorrow's must exist before midnight.
+pub fn ensure_day_dirs(camera_dir: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+    for day in [now, now + Duration::days(1)] {
+        std::fs::create_dir_all(camera_dir.join(day.format("%Y-%m-%d").to_string()))?;
+    }
+    Ok(())
+}
+
+/// Flushes a file and the directory entry naming it to the disk.
+pub fn fsync_file_and_dir(path: &Path) -> std::io::Result<u64> {
+    let f = File::open(path)?;
+    f.sync_all()?;
+    let len = f.metadata()?.len();
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 24, 14, 30, 0).unwrap();
+        assert_eq!(parse_name("front", "front_2026-01-24_14-30-00.mp4"), Some(t));
+        assert_eq!(parse_name("front", "back_2026-01-24_14-30-00.mp4"), None);
+        assert_eq!(parse_name("front", "front_2026-01-24.mp4"), None);
+        assert_eq!(parse_name("front_door", "front_door_2026-01-24_14-30-00.mp4"), Some(t));
+        assert_eq!(relative_path("front", "front_2026-01-24_14-30-00.mp4", t), "recordings/front/2026-01-24/front_2026-01-24_14-30-00.mp4");
+    }
+}
