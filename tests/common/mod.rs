@@ -153,3 +153,81 @@ unsafe extern "C" {
 pub const SIGINT: i32 = 2;
 pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
+
+/// A free TCP port on 127.0.0.1 (bound and released; the peer binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The GStreamer RTSP camera of tests/support/rtsp_camera.py (H.264 + AAC), on 127.0.0.1.
+pub struct RtspCamera {
+    child: Option<Child>,
+    pub port: u16,
+    auth: Option<(String, String)>,
+}
+
+impl RtspCamera {
+    pub fn start(port: u16, auth: Option<(&str, &str)>) -> RtspCamera {
+        let mut cam = RtspCamera { child: None, port, auth: auth.map(|(u, p)| (u.to_string(), p.to_string())) };
+        cam.resume();
+        cam
+    }
+
+    pub fn url(&self) -> String {
+        match &self.auth {
+            Some((u, p)) => format!("rtsp://{u}:{p}@127.0.0.1:{}/stream", self.port),
+            None => format!("rtsp://127.0.0.1:{}/stream", self.port),
+        }
+    }
+
+    /// (Re)starts the server on the same port.
+    pub fn resume(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_camera.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg(self.port.to_string());
+        if let Some((u, p)) = &self.auth {
+            cmd.args(["--user", u, "--password", p]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start the RTSP camera");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "RTSP camera on port {} did not start", self.port);
+        self.child = Some(child);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RtspCamera {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// ffprobe's view of a file: (format duration, video span = last pts + its duration − first pts).
+pub fn probe(path: &Path) -> Option<(f64, f64)> {
+    let fmt = Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]).arg(path).output().ok()?;
+    let duration: f64 = String::from_utf8_lossy(&fmt.stdout).trim().parse().ok()?;
+    let pk = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&pk.stdout);
+    let pts: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            Some((it.next()?.parse().ok()?, it.next()?.parse().unwrap_or(0.0)))
+        })
+        .collect();
+    let first = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let last = pts.iter().map(|p| p.0 + p.1).fold(f64::NEG_INFINITY, f64::max);
+    (pts.len() > 1).then_some((duration, last - first))
+}
