@@ -83,6 +83,27 @@ fn each_class_of_error_names_the_key() {
             "[[camera]]\nname = \"a\"\nsource = \"http://cam/x\"\n",
             &["camera[0].source", "rtsp://"],
         ),
+        // Anything ffmpeg would read as a local file, a list of files or an option is refused.
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"file:/etc/shadow\"\n",
+            &["camera[0].source", "rtsp://"],
+        ),
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"concat:a.mp4|b.mp4\"\n",
+            &["camera[0].source"],
+        ),
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"-f lavfi\"\n",
+            &["camera[0].source"],
+        ),
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"/dev/video0\"\n",
+            &["camera[0].source"],
+        ),
+        (
+            "[[camera]]\nname = \"a\"\nsource = \"v4l2://dev/video0\"\n",
+            &["camera[0].source", "v4l2:///dev/videoN"],
+        ),
         (
             "[mqtt]\nurl = \"http://broker\"\n",
             &["mqtt.url", "mqtt, mqtts"],
@@ -139,6 +160,10 @@ fn device_id_syntax() {
         &check(&path, &[]),
         &["device.id", ":2:6", "[a-z0-9-]{1,40}"],
     );
+    write(&path, "[device]\ndata_dir = \"/srv/cam%d\"\n");
+    assert_error(&check(&path, &[]), &["device.data_dir", ":2:12", "%"]);
+    write(&path, "[device]\ndata_dir = \"srv/cam\"\n");
+    assert_error(&check(&path, &[]), &["device.data_dir", "absolute"]);
 }
 
 #[test]

@@ -14,19 +14,31 @@ use common::*;
 const CANARY: &str = "Canary7731";
 
 fn status(cfg: &Path) -> Value {
-    let r = run(camvault().arg("--config").arg(cfg).args(["status", "--json"]));
+    let r = run(camvault()
+        .arg("--config")
+        .arg(cfg)
+        .args(["status", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap()
 }
 
 fn segments(cfg: &Path) -> Vec<Value> {
-    let r = run(camvault().arg("--config").arg(cfg).args(["segments", "--json"]));
+    let r = run(camvault()
+        .arg("--config")
+        .arg(cfg)
+        .args(["segments", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str::<Value>(&r.stdout).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&r.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn of_camera<'a>(segs: &'a [Value], cam: &str) -> Vec<&'a Value> {
-    segs.iter().filter(|s| s["camera"] == cam && s["state"] == "closed").collect()
+    segs.iter()
+        .filter(|s| s["camera"] == cam && s["state"] == "closed")
+        .collect()
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -52,17 +64,29 @@ fn three_cameras_record_playable_contiguous_segments() {
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[("RUST_LOG", "trace")]);
 
-    wait_for("four full segments per camera", Duration::from_secs(90), || {
-        let segs = segments(&cfg);
-        ["door", "yard", "synthetic"].iter().all(|c| of_camera(&segs, c).len() >= 5)
-    });
+    wait_for(
+        "four full segments per camera",
+        Duration::from_secs(90),
+        || {
+            let segs = segments(&cfg);
+            ["door", "yard", "synthetic"]
+                .iter()
+                .all(|c| of_camera(&segs, c).len() >= 5)
+        },
+    );
     let st = status(&cfg);
     for cam in ["door", "yard", "synthetic"] {
         let c = &st["cameras"][cam];
         assert_eq!(c["state"], "recording", "{cam}: {c}");
         assert!(c["fps"].as_f64().unwrap() > 20.0, "{cam} fps: {c}");
-        assert!(c["bitrate_kbps"].as_f64().unwrap() > 100.0, "{cam} bitrate: {c}");
-        assert!(c["frame_loss_percent"].as_f64().unwrap() < 5.0, "{cam} loss: {c}");
+        assert!(
+            c["bitrate_kbps"].as_f64().unwrap() > 100.0,
+            "{cam} bitrate: {c}"
+        );
+        assert!(
+            c["frame_loss_percent"].as_f64().unwrap() < 5.0,
+            "{cam} loss: {c}"
+        );
     }
     daemon.signal(SIGTERM);
     let (code, log) = daemon.wait(Duration::from_secs(10));
@@ -74,28 +98,47 @@ fn three_cameras_record_playable_contiguous_segments() {
         let mut prev: Option<(DateTime<Utc>, f64)> = None;
         for (i, s) in list.iter().enumerate() {
             let path = data.join(s["path"].as_str().unwrap());
-            let (duration, video) = probe(&path).unwrap_or_else(|| panic!("{} does not play", path.display()));
+            let (duration, video) =
+                probe(&path).unwrap_or_else(|| panic!("{} does not play", path.display()));
             let last = i == list.len() - 1;
             if i > 0 && !last {
-                assert!((duration - 10.0).abs() <= 0.5, "{cam} segment {i}: {duration} s");
+                assert!(
+                    (duration - 10.0).abs() <= 0.5,
+                    "{cam} segment {i}: {duration} s"
+                );
             }
             let start = time(&s["start"]);
             if let Some((pstart, pvideo)) = prev {
                 let gap = (start - pstart).num_microseconds().unwrap() as f64 / 1e6 - pvideo;
-                assert!(gap.abs() <= 0.041, "{cam}: {gap:.3} s between segment {} and {i}", i - 1);
+                assert!(
+                    gap.abs() <= 0.041,
+                    "{cam}: {gap:.3} s between segment {} and {i}",
+                    i - 1
+                );
             }
             prev = Some((start, video));
         }
     }
     // The canary password is nowhere: not in the log, the status, the index, the database.
     assert!(!log.contains(CANARY), "password in the log");
-    assert!(log.contains("ffmpeg"), "ffmpeg's output was logged at trace level");
-    assert!(!serde_json::to_string(&status(&cfg)).unwrap().contains(CANARY));
+    assert!(
+        log.contains("ffmpeg"),
+        "ffmpeg's output was logged at trace level"
+    );
+    assert!(
+        !serde_json::to_string(&status(&cfg))
+            .unwrap()
+            .contains(CANARY)
+    );
     assert!(!serde_json::to_string(&segs).unwrap().contains(CANARY));
     for f in std::fs::read_dir(&data).unwrap().flatten() {
         if f.file_name().to_string_lossy().starts_with("camvault.db") {
             let bytes = std::fs::read(f.path()).unwrap();
-            assert!(!bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()), "password in {:?}", f.file_name());
+            assert!(
+                !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+                "password in {:?}",
+                f.file_name()
+            );
         }
     }
 }
@@ -107,20 +150,35 @@ fn a_camera_that_goes_away_backs_off_and_comes_back() {
     let mut cam = RtspCamera::start(free_port(), None);
     let cfg = config(dir.path(), &camera_block("door", &cam.url()));
     let daemon = Daemon::start(&cfg, &data, &[]);
-    let state = |cfg: &Path| status(cfg)["cameras"]["door"]["state"].as_str().unwrap().to_string();
-    wait_for("recording", Duration::from_secs(20), || state(&cfg) == "recording");
+    let state = |cfg: &Path| {
+        status(cfg)["cameras"]["door"]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    wait_for("recording", Duration::from_secs(20), || {
+        state(&cfg) == "recording"
+    });
 
     cam.kill();
     let t = Instant::now();
-    wait_for("backoff after the camera died", Duration::from_secs(10), || state(&cfg) == "backoff");
+    wait_for(
+        "backoff after the camera died",
+        Duration::from_secs(10),
+        || state(&cfg) == "backoff",
+    );
     eprintln!("backoff after {:?}", t.elapsed());
     // Stay away long enough for the backoff to grow past 5 s.
     std::thread::sleep(Duration::from_secs(12));
     cam.resume();
     let t = Instant::now();
-    wait_for("recording again within 5 s", Duration::from_secs(5), || state(&cfg) == "recording");
+    wait_for("recording again within 5 s", Duration::from_secs(5), || {
+        state(&cfg) == "recording"
+    });
     eprintln!("recording again after {:?}", t.elapsed());
-    let restarts = status(&cfg)["cameras"]["door"]["restarts"].as_u64().unwrap();
+    let restarts = status(&cfg)["cameras"]["door"]["restarts"]
+        .as_u64()
+        .unwrap();
     assert!(restarts >= 2, "restarts counted: {restarts}");
 
     // The record command stops and starts the camera.
@@ -133,11 +191,26 @@ fn a_camera_that_goes_away_backs_off_and_comes_back() {
         std::io::BufReader::new(&s).read_line(&mut r).unwrap();
         serde_json::from_str::<Value>(&r).unwrap()
     };
-    assert_eq!(ask("{\"cmd\":\"record\",\"camera\":\"door\",\"enabled\":false}\n")["ok"], true);
-    wait_for("stopped by command", Duration::from_secs(10), || state(&cfg) == "stopped");
-    assert_eq!(ask("{\"cmd\":\"record\",\"camera\":\"nope\",\"enabled\":true}\n")["ok"], false);
-    assert_eq!(ask("{\"cmd\":\"record\",\"camera\":\"door\",\"enabled\":true}\n")["ok"], true);
-    wait_for("recording after the command", Duration::from_secs(10), || state(&cfg) == "recording");
+    assert_eq!(
+        ask("{\"cmd\":\"record\",\"camera\":\"door\",\"enabled\":false}\n")["ok"],
+        true
+    );
+    wait_for("stopped by command", Duration::from_secs(10), || {
+        state(&cfg) == "stopped"
+    });
+    assert_eq!(
+        ask("{\"cmd\":\"record\",\"camera\":\"nope\",\"enabled\":true}\n")["ok"],
+        false
+    );
+    assert_eq!(
+        ask("{\"cmd\":\"record\",\"camera\":\"door\",\"enabled\":true}\n")["ok"],
+        true
+    );
+    wait_for(
+        "recording after the command",
+        Duration::from_secs(10),
+        || state(&cfg) == "recording",
+    );
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 }
@@ -147,9 +220,17 @@ fn kill_9_mid_segment_loses_at_most_a_fragment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cam = RtspCamera::start(free_port(), None);
-    let cfg = config(dir.path(), &format!("{}[recording]\nsegment_seconds = 10\n", camera_block("door", &cam.url())));
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{}[recording]\nsegment_seconds = 10\n",
+            camera_block("door", &cam.url())
+        ),
+    );
     let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_for("two closed segments", Duration::from_secs(40), || of_camera(&segments(&cfg), "door").len() >= 2);
+    wait_for("two closed segments", Duration::from_secs(40), || {
+        of_camera(&segments(&cfg), "door").len() >= 2
+    });
     std::thread::sleep(Duration::from_millis(4500));
     let killed_at = Utc::now();
     daemon.signal(SIGKILL);
@@ -157,19 +238,27 @@ fn kill_9_mid_segment_loses_at_most_a_fragment() {
     // ffmpeg dies with its parent: nothing keeps writing into the folder.
     wait_for("ffmpeg gone", Duration::from_secs(5), || {
         !std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-            std::fs::read(p.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*data.to_string_lossy()))
+            std::fs::read(p.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*data.to_string_lossy()))
         })
     });
     let before = of_camera(&segments(&cfg), "door").len();
 
     let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_for("the interrupted segment registered at start-up", Duration::from_secs(10), || {
-        of_camera(&segments(&cfg), "door").len() > before
-    });
+    wait_for(
+        "the interrupted segment registered at start-up",
+        Duration::from_secs(10),
+        || of_camera(&segments(&cfg), "door").len() > before,
+    );
     let segs = segments(&cfg);
     let closed = of_camera(&segs, "door");
-    let last = closed.iter().filter(|s| time(&s["start"]) < killed_at).max_by_key(|s| time(&s["start"])).unwrap();
-    let (duration, _) = probe(&data.join(last["path"].as_str().unwrap())).expect("the interrupted segment plays");
+    let last = closed
+        .iter()
+        .filter(|s| time(&s["start"]) < killed_at)
+        .max_by_key(|s| time(&s["start"]))
+        .unwrap();
+    let (duration, _) =
+        probe(&data.join(last["path"].as_str().unwrap())).expect("the interrupted segment plays");
     let lost = (killed_at - time(&last["end"])).num_milliseconds() as f64 / 1000.0;
     eprintln!("interrupted segment: {duration:.2} s playable, {lost:.2} s lost");
     assert!(lost <= 2.0, "lost {lost:.2} s (fragment_seconds 1 + 1 s)");
@@ -185,7 +274,9 @@ fn kill_9_mid_segment_loses_at_most_a_fragment() {
 fn sigterm_with_eight_cameras_is_quick_and_finalizes_every_segment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cams: String = (1..=8).map(|i| camera_block(&format!("t{i}"), "test:")).collect();
+    let cams: String = (1..=8)
+        .map(|i| camera_block(&format!("t{i}"), "test:"))
+        .collect();
     let cfg = config(dir.path(), &cams);
     let daemon = Daemon::start(&cfg, &data, &[]);
     wait_for("eight cameras recording", Duration::from_secs(40), || {
@@ -205,13 +296,26 @@ fn sigterm_with_eight_cameras_is_quick_and_finalizes_every_segment() {
     for cam in 1..=8 {
         let dir = data.join(format!("recordings/t{cam}"));
         for day in std::fs::read_dir(&dir).unwrap().flatten() {
-            files.extend(std::fs::read_dir(day.path()).unwrap().flatten().map(|f| f.path()));
+            files.extend(
+                std::fs::read_dir(day.path())
+                    .unwrap()
+                    .flatten()
+                    .map(|f| f.path()),
+            );
         }
     }
     assert!(files.len() >= 8);
     for f in &files {
-        let rel = f.strip_prefix(&data).unwrap().to_string_lossy().into_owned();
-        assert!(segs.iter().any(|s| s["path"] == rel && s["state"] == "closed"), "{rel} not registered");
+        let rel = f
+            .strip_prefix(&data)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            segs.iter()
+                .any(|s| s["path"] == rel && s["state"] == "closed"),
+            "{rel} not registered"
+        );
         assert!(probe(f).is_some(), "{rel} does not play");
     }
 }

@@ -132,7 +132,10 @@ mod tests {
         let s = url_secrets("rtsp://admin:p%40ss99@10.0.0.2/x?password=qq123");
         let line = "Input #0, rtsp, from 'rtsp://admin:p%40ss99@10.0.0.2/x': p@ss99 qq123";
         let out = scrub(line, &s);
-        assert!(!out.contains("p%40ss99") && !out.contains("p@ss99") && !out.contains("qq123"), "{out}");
+        assert!(
+            !out.contains("p%40ss99") && !out.contains("p@ss99") && !out.contains("qq123"),
+            "{out}"
+        );
         assert_eq!(url_secrets("rtmp://h/live2/KEY-123"), ["KEY-123"]);
     }
 

@@ -78,6 +78,10 @@ fn device(cfg: &Config) -> Result<(), Problem> {
     if !cfg.device.data_dir.is_absolute() {
         return bad("device.data_dir", "must be an absolute path");
     }
+    // ffmpeg expands % in segment file names (strftime).
+    if cfg.device.data_dir.to_string_lossy().contains('%') {
+        return bad("device.data_dir", "must not contain %");
+    }
     Ok(())
 }
 

@@ -79,7 +79,8 @@ impl Daemon {
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let recorder = crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        let recorder =
+            crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
         let dispatcher = Dispatcher::new(health.clone(), recorder.clone());
         let listener = Arc::new(listener);
         let c = cancel.clone();

@@ -67,7 +67,13 @@ pub struct CameraLive {
 
 impl CameraLive {
     pub fn idle(state: CameraState) -> CameraLive {
-        CameraLive { state, restarts: 0, fps: 0.0, bitrate_kbps: 0.0, frame_loss_percent: 0.0 }
+        CameraLive {
+            state,
+            restarts: 0,
+            fps: 0.0,
+            bitrate_kbps: 0.0,
+            frame_loss_percent: 0.0,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::v4l2::V4l2Choice;
 use crate::config::{AudioMode, CameraConfig, SourceKind};
 
 /// What the recorder needs to know to build the command line.
@@ -16,6 +17,8 @@ pub struct RecordSpec<'a> {
     pub fragment_seconds: u32,
     /// The ffmpeg encoder for `encoder = "auto"`, chosen from what ffmpeg offers.
     pub auto_encoder: &'a str,
+    /// For a V4L2 source: the format chosen from what the device offers.
+    pub v4l2: Option<&'a V4l2Choice>,
 }
 
 fn push(v: &mut Vec<OsString>, items: &[&str]) {
@@ -29,17 +32,46 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
     let mut a = Vec::new();
     // level+info: each log line carries its level; progress comes as key=value lines on stderr;
     // the segment list (one CSV line per closed segment) comes on stdout.
-    push(&mut a, &["-hide_banner", "-nostdin", "-loglevel", "level+info", "-nostats", "-progress", "pipe:2", "-stats_period", "1"]);
+    push(
+        &mut a,
+        &[
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "level+info",
+            "-nostats",
+            "-progress",
+            "pipe:2",
+            "-stats_period",
+            "1",
+        ],
+    );
     let cam = spec.camera;
     let kind = SourceKind::of(&cam.source);
     match kind {
         Some(SourceKind::Rtsp) => {
-            push(&mut a, &["-rtsp_transport", "tcp", "-timeout", &RTSP_TIMEOUT_US.to_string(), "-i"]);
+            push(
+                &mut a,
+                &[
+                    "-rtsp_transport",
+                    "tcp",
+                    "-timeout",
+                    &RTSP_TIMEOUT_US.to_string(),
+                    "-i",
+                ],
+            );
             a.push(cam.source.expose().into());
         }
         Some(SourceKind::V4l2) => {
             let device = cam.source.expose().trim_start_matches("v4l2://");
-            push(&mut a, &["-f", "v4l2", "-i", device]);
+            push(&mut a, &["-f", "v4l2"]);
+            if let Some(c) = spec.v4l2 {
+                push(&mut a, &["-input_format", &c.input_format]);
+                if let Some((w, h)) = c.size {
+                    push(&mut a, &["-video_size", &format!("{w}x{h}")]);
+                }
+            }
+            push(&mut a, &["-i", device]);
         }
         Some(SourceKind::Test) | None => {
             push(&mut a, &["-re", "-stream_loop", "-1", "-i"]);
@@ -47,8 +79,13 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
         }
     }
     push(&mut a, &["-map", "0:v:0", "-map", "0:a:0?"]);
+    let raw_v4l2 = spec.v4l2.is_some_and(|c| !c.copy);
     let encoder = match cam.encoder.as_str() {
+        // Raw or MJPEG frames cannot be copied into an H.264 recording.
+        "copy" if raw_v4l2 => spec.auto_encoder,
+        "auto" if spec.v4l2.is_some_and(|c| c.copy) => "copy",
         "auto" => spec.auto_encoder,
+        other if spec.v4l2.is_some_and(|c| c.copy) && other != "copy" => "copy",
         other => other,
     };
     // A test camera's clip is already H.264: copying is the whole point of it being cheap.
@@ -82,7 +119,9 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
             "-segment_format",
             "mp4",
             "-segment_format_options",
-            &format!("movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration={frag_us}"),
+            &format!(
+                "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration={frag_us}"
+            ),
             "-segment_list",
             "pipe:1",
             "-segment_list_type",
@@ -111,7 +150,11 @@ pub fn parse_segment_line(line: &str) -> Option<ListedSegment> {
     let end_s = parts.next()?.parse().ok()?;
     let start_s = parts.next()?.parse().ok()?;
     let file = parts.next()?.trim_matches('"').to_string();
-    (!file.is_empty()).then_some(ListedSegment { file, start_s, end_s })
+    (!file.is_empty()).then_some(ListedSegment {
+        file,
+        start_s,
+        end_s,
+    })
 }
 
 #[cfg(test)]
@@ -131,7 +174,12 @@ mod tests {
     }
 
     fn args(c: &CameraConfig) -> Vec<String> {
+        args_v4l2(c, None)
+    }
+
+    fn args_v4l2(c: &CameraConfig, v4l2: Option<&V4l2Choice>) -> Vec<String> {
         let spec = RecordSpec {
+            v4l2,
             camera: c,
             camera_dir: Path::new("/data/recordings/front"),
             test_clip: Path::new("/data/cache/testsrc.mp4"),
@@ -139,22 +187,48 @@ mod tests {
             fragment_seconds: 1,
             auto_encoder: "h264_v4l2m2m",
         };
-        record_args(&spec).into_iter().map(|s| s.into_string().unwrap()).collect()
+        record_args(&spec)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect()
     }
 
     fn has(a: &[String], pair: &[&str]) -> bool {
-        a.windows(pair.len()).any(|w| w.iter().zip(pair).all(|(x, y)| x == y))
+        a.windows(pair.len())
+            .any(|w| w.iter().zip(pair).all(|(x, y)| x == y))
     }
 
     #[test]
     fn rtsp_copy_over_tcp_into_clock_aligned_fragmented_segments() {
         let a = args(&cam("rtsp://u:p@10.0.0.2/s", "copy", AudioMode::Copy));
-        assert!(has(&a, &["-rtsp_transport", "tcp", "-timeout", "5000000", "-i", "rtsp://u:p@10.0.0.2/s"]));
+        assert!(has(
+            &a,
+            &[
+                "-rtsp_transport",
+                "tcp",
+                "-timeout",
+                "5000000",
+                "-i",
+                "rtsp://u:p@10.0.0.2/s"
+            ]
+        ));
         assert!(has(&a, &["-c:v", "copy"]) && has(&a, &["-c:a", "copy"]));
-        assert!(has(&a, &["-segment_time", "600", "-segment_atclocktime", "1"]));
-        assert!(a.iter().any(|x| x.contains("frag_duration=1000000") && x.contains("empty_moov")));
-        assert!(has(&a, &["-segment_list", "pipe:1", "-segment_list_type", "csv"]));
-        assert_eq!(a.last().unwrap(), "/data/recordings/front/%Y-%m-%d/front_%Y-%m-%d_%H-%M-%S.mp4");
+        assert!(has(
+            &a,
+            &["-segment_time", "600", "-segment_atclocktime", "1"]
+        ));
+        assert!(
+            a.iter()
+                .any(|x| x.contains("frag_duration=1000000") && x.contains("empty_moov"))
+        );
+        assert!(has(
+            &a,
+            &["-segment_list", "pipe:1", "-segment_list_type", "csv"]
+        ));
+        assert_eq!(
+            a.last().unwrap(),
+            "/data/recordings/front/%Y-%m-%d/front_%Y-%m-%d_%H-%M-%S.mp4"
+        );
     }
 
     #[test]
@@ -163,20 +237,78 @@ mod tests {
         assert!(has(&a, &["-f", "v4l2", "-i", "/dev/video0"]));
         assert!(has(&a, &["-c:v", "h264_v4l2m2m"]) && a.contains(&"-an".to_string()));
         let a = args(&cam("rtsp://h/s", "libx264", AudioMode::Aac));
-        assert!(has(&a, &["-c:v", "libx264", "-g", "50", "-preset", "ultrafast"]));
+        assert!(has(
+            &a,
+            &["-c:v", "libx264", "-g", "50", "-preset", "ultrafast"]
+        ));
         assert!(has(&a, &["-c:a", "aac"]));
         let a = args(&cam("test:", "libx264", AudioMode::Copy));
-        assert!(has(&a, &["-re", "-stream_loop", "-1", "-i", "/data/cache/testsrc.mp4"]));
+        assert!(has(
+            &a,
+            &["-re", "-stream_loop", "-1", "-i", "/data/cache/testsrc.mp4"]
+        ));
         assert!(has(&a, &["-c:v", "copy"]), "test cameras always copy");
+    }
+
+    #[test]
+    fn v4l2_copies_h264_and_encodes_the_rest() {
+        let h264 = V4l2Choice {
+            input_format: "h264".into(),
+            size: Some((1920, 1080)),
+            copy: true,
+        };
+        let a = args_v4l2(
+            &cam("v4l2:///dev/video0", "libx264", AudioMode::None),
+            Some(&h264),
+        );
+        assert!(has(
+            &a,
+            &[
+                "-f",
+                "v4l2",
+                "-input_format",
+                "h264",
+                "-video_size",
+                "1920x1080",
+                "-i",
+                "/dev/video0"
+            ]
+        ));
+        assert!(has(&a, &["-c:v", "copy"]));
+        let mjpeg = V4l2Choice {
+            input_format: "mjpeg".into(),
+            size: Some((1280, 720)),
+            copy: false,
+        };
+        let a = args_v4l2(
+            &cam("v4l2:///dev/video0", "copy", AudioMode::None),
+            Some(&mjpeg),
+        );
+        assert!(
+            has(&a, &["-c:v", "h264_v4l2m2m"]),
+            "copy is impossible from MJPEG: {a:?}"
+        );
+        let a = args_v4l2(
+            &cam("v4l2:///dev/video0", "libx264", AudioMode::None),
+            Some(&mjpeg),
+        );
+        assert!(has(&a, &["-c:v", "libx264"]));
     }
 
     #[test]
     fn segment_list_lines() {
         assert_eq!(
             parse_segment_line("front_2026-01-24_14-30-00.mp4,12.006484,22.006484\n"),
-            Some(ListedSegment { file: "front_2026-01-24_14-30-00.mp4".into(), start_s: 12.006484, end_s: 22.006484 })
+            Some(ListedSegment {
+                file: "front_2026-01-24_14-30-00.mp4".into(),
+                start_s: 12.006484,
+                end_s: 22.006484
+            })
         );
-        assert_eq!(parse_segment_line("\"a,b.mp4\",0.0,1.5").unwrap().file, "a,b.mp4");
+        assert_eq!(
+            parse_segment_line("\"a,b.mp4\",0.0,1.5").unwrap().file,
+            "a,b.mp4"
+        );
         assert_eq!(parse_segment_line("garbage"), None);
         assert_eq!(parse_segment_line(",1,2"), None);
     }

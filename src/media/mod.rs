@@ -6,6 +6,7 @@ pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod testsrc;
+pub mod v4l2;
 
 use std::path::PathBuf;
 

@@ -12,20 +12,33 @@ use super::MediaError;
 /// duration is `Unplayable`.
 pub async fn playable_duration(path: &Path) -> Result<Duration, MediaError> {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|source| MediaError::Spawn { program: "ffprobe".into(), source })?;
+        .map_err(|source| MediaError::Spawn {
+            program: "ffprobe".into(),
+            source,
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     match text.trim().parse::<f64>() {
         Ok(d) if out.status.success() && d.is_finite() && d > 0.0 => Ok(Duration::from_secs_f64(d)),
         _ => {
             let err = String::from_utf8_lossy(&out.stderr);
             let detail = err.lines().last().unwrap_or("no duration").to_string();
-            Err(MediaError::Unplayable { path: path.to_path_buf(), detail })
+            Err(MediaError::Unplayable {
+                path: path.to_path_buf(),
+                detail,
+            })
         }
     }
 }

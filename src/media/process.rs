@@ -34,7 +34,10 @@ pub fn spawn(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
             Ok(())
         });
     }
-    cmd.spawn().map_err(|source| MediaError::Spawn { program: program.to_string(), source })
+    cmd.spawn().map_err(|source| MediaError::Spawn {
+        program: program.to_string(),
+        source,
+    })
 }
 
 /// One SIGINT to the child's group (ffmpeg then finishes the file it writes; a second one

@@ -27,9 +27,14 @@ pub fn parse_line(line: &str) -> StderrLine {
     let line = line.trim_end();
     if let Some((key, value)) = line.split_once('=')
         && !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        return StderrLine::Progress { key: key.into(), value: value.trim().into() };
+        return StderrLine::Progress {
+            key: key.into(),
+            value: value.trim().into(),
+        };
     }
     if let Some(start) = line.find("Opening '")
         && let Some(len) = line[start + 9..].find("' for writing")
@@ -40,19 +45,26 @@ pub fn parse_line(line: &str) -> StderrLine {
         }
     }
     if line.contains("Stream #0:") && line.contains(": Video:") {
-        let fps = line.split(", ").find_map(|part| part.strip_suffix(" fps").and_then(|n| n.trim().parse().ok()));
+        let fps = line.split(", ").find_map(|part| {
+            part.strip_suffix(" fps")
+                .and_then(|n| n.trim().parse().ok())
+        });
         if let Some(fps) = fps {
             return StderrLine::InputFps(fps);
         }
     }
-    let level = if line.contains("[error]") || line.contains("[fatal]") || line.contains("[panic]") {
+    let level = if line.contains("[error]") || line.contains("[fatal]") || line.contains("[panic]")
+    {
         LogLevel::Error
     } else if line.contains("[warning]") {
         LogLevel::Warning
     } else {
         LogLevel::Info
     };
-    StderrLine::Log { level, text: line.to_string() }
+    StderrLine::Log {
+        level,
+        text: line.to_string(),
+    }
 }
 
 /// Live figures for one camera, from progress blocks, over a sliding window.
@@ -90,18 +102,20 @@ impl Stats {
         match key {
             "frame" => self.frame = value.parse().unwrap_or(self.frame),
             "out_time_us" => {
-                if let Ok(t) = value.parse::<i64>() {
-                    if t > self.out_time_us {
-                        self.out_time_us = t;
-                        self.last_advance = Some(now);
-                        self.advanced = true;
-                    }
+                if let Ok(t) = value.parse::<i64>()
+                    && t > self.out_time_us
+                {
+                    self.out_time_us = t;
+                    self.last_advance = Some(now);
+                    self.advanced = true;
                 }
             }
             "progress" => {
                 let t = now.as_secs_f64();
                 self.samples.push_back((t, self.frame, bytes));
-                while self.samples.len() > 2 && self.samples.front().is_some_and(|s| t - s.0 > WINDOW_S) {
+                while self.samples.len() > 2
+                    && self.samples.front().is_some_and(|s| t - s.0 > WINDOW_S)
+                {
                     self.samples.pop_front();
                 }
                 return std::mem::take(&mut self.advanced);
@@ -126,7 +140,11 @@ impl Stats {
             None => 0.0,
         };
         let round = |x: f64| (x * 10.0).round() / 10.0;
-        Figures { fps: round(fps), bitrate_kbps: round(bitrate_kbps), frame_loss_percent: round(frame_loss_percent) }
+        Figures {
+            fps: round(fps),
+            bitrate_kbps: round(bitrate_kbps),
+            frame_loss_percent: round(frame_loss_percent),
+        }
     }
 }
 
@@ -136,19 +154,57 @@ mod tests {
 
     #[test]
     fn classifies_lines() {
-        assert_eq!(parse_line("frame=621"), StderrLine::Progress { key: "frame".into(), value: "621".into() });
-        assert_eq!(parse_line("out_time_us=24853354\n"), StderrLine::Progress { key: "out_time_us".into(), value: "24853354".into() });
         assert_eq!(
-            parse_line("[segment @ 0x55] [info] Opening '/d/rec/front/2026-11-21/front_2026-11-21_23-06-41.mp4' for writing"),
-            StderrLine::SegmentOpened("/d/rec/front/2026-11-21/front_2026-11-21_23-06-41.mp4".into())
+            parse_line("frame=621"),
+            StderrLine::Progress {
+                key: "frame".into(),
+                value: "621".into()
+            }
         );
-        assert_eq!(parse_line("[segment @ 0x55] [info] Opening 'pipe:1' for writing").clone(), StderrLine::Log { level: LogLevel::Info, text: "[segment @ 0x55] [info] Opening 'pipe:1' for writing".into() });
         assert_eq!(
-            parse_line("[info]   Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(tv, smpte170m, progressive), 640x360 [SAR 1:1 DAR 16:9], 25 fps, 25 tbr, 90k tbn"),
+            parse_line("out_time_us=24853354\n"),
+            StderrLine::Progress {
+                key: "out_time_us".into(),
+                value: "24853354".into()
+            }
+        );
+        assert_eq!(
+            parse_line(
+                "[segment @ 0x55] [info] Opening '/d/rec/front/2026-11-21/front_2026-11-21_23-06-41.mp4' for writing"
+            ),
+            StderrLine::SegmentOpened(
+                "/d/rec/front/2026-11-21/front_2026-11-21_23-06-41.mp4".into()
+            )
+        );
+        assert_eq!(
+            parse_line("[segment @ 0x55] [info] Opening 'pipe:1' for writing").clone(),
+            StderrLine::Log {
+                level: LogLevel::Info,
+                text: "[segment @ 0x55] [info] Opening 'pipe:1' for writing".into()
+            }
+        );
+        assert_eq!(
+            parse_line(
+                "[info]   Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(tv, smpte170m, progressive), 640x360 [SAR 1:1 DAR 16:9], 25 fps, 25 tbr, 90k tbn"
+            ),
             StderrLine::InputFps(25.0)
         );
-        assert!(matches!(parse_line("[tcp @ 0x1] [error] Connection to tcp://127.0.0.1:1 failed: Connection refused"), StderrLine::Log { level: LogLevel::Error, .. }));
-        assert!(matches!(parse_line("[rtsp @ 0x1] [warning] max delay reached. need to consume packet"), StderrLine::Log { level: LogLevel::Warning, .. }));
+        assert!(matches!(
+            parse_line(
+                "[tcp @ 0x1] [error] Connection to tcp://127.0.0.1:1 failed: Connection refused"
+            ),
+            StderrLine::Log {
+                level: LogLevel::Error,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_line("[rtsp @ 0x1] [warning] max delay reached. need to consume packet"),
+            StderrLine::Log {
+                level: LogLevel::Warning,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -163,7 +219,14 @@ mod tests {
             assert_eq!(s.progress("progress", "continue", now, i * 125_000), i > 0);
         }
         let f = s.figures();
-        assert_eq!(f, Figures { fps: 20.0, bitrate_kbps: 1000.0, frame_loss_percent: 20.0 });
+        assert_eq!(
+            f,
+            Figures {
+                fps: 20.0,
+                bitrate_kbps: 1000.0,
+                frame_loss_percent: 20.0
+            }
+        );
         // The stream stops advancing: last_advance stays put.
         s.progress("out_time_us", "20000000", Duration::from_secs(25), 0);
         assert!(!s.progress("progress", "continue", Duration::from_secs(25), 0));

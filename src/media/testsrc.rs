@@ -17,16 +17,40 @@ pub async fn ensure_clip(cache_dir: &Path) -> Result<PathBuf, MediaError> {
     let tmp = cache_dir.join(format!(".testsrc-{}.mp4", std::process::id()));
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-b:v", "1M"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=10",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=10",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-b:v",
+            "1M",
+        ])
         .args(["-c:a", "aac", "-b:a", "64k", "-shortest", "-f", "mp4"])
         .arg(&tmp)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|source| MediaError::Spawn { program: "ffmpeg".into(), source })?;
+        .map_err(|source| MediaError::Spawn {
+            program: "ffmpeg".into(),
+            source,
+        })?;
     if !out.status.success() {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(MediaError::Failed {

@@ -17,8 +17,8 @@ use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
 use crate::daemon::supervisor::{Backoff, HEALTHY_AFTER};
 use crate::health::{CameraLive, CameraState};
 use crate::media::args::{ListedSegment, RecordSpec, parse_segment_line, record_args};
-use crate::media::process;
 use crate::media::progress::{LogLevel, Stats, StderrLine, parse_line};
+use crate::media::{process, v4l2};
 use crate::store::{SegmentEnd, SegmentState};
 
 /// No new media for this long: ffmpeg is stuck, restart it.
@@ -44,8 +44,17 @@ pub struct CameraTask {
 impl CameraTask {
     pub fn new(ctx: Arc<Ctx>, cam: CameraConfig) -> Self {
         let secrets = url_secrets(cam.source.expose());
-        let state = if cam.enabled { CameraState::Starting } else { CameraState::Disabled };
-        CameraTask { ctx, cam, secrets, live: CameraLive::idle(state) }
+        let state = if cam.enabled {
+            CameraState::Starting
+        } else {
+            CameraState::Disabled
+        };
+        CameraTask {
+            ctx,
+            cam,
+            secrets,
+            live: CameraLive::idle(state),
+        }
     }
 
     fn name(&self) -> &str {
@@ -62,7 +71,11 @@ impl CameraTask {
         }
         self.live.state = state;
         if state != CameraState::Recording {
-            (self.live.fps, self.live.bitrate_kbps, self.live.frame_loss_percent) = (0.0, 0.0, 0.0);
+            (
+                self.live.fps,
+                self.live.bitrate_kbps,
+                self.live.frame_loss_percent,
+            ) = (0.0, 0.0, 0.0);
         }
         self.publish();
     }
@@ -82,7 +95,11 @@ impl CameraTask {
                 return;
             }
             if !*enabled.borrow_and_update() {
-                self.set_state(if self.cam.enabled { CameraState::Stopped } else { CameraState::Disabled });
+                self.set_state(if self.cam.enabled {
+                    CameraState::Stopped
+                } else {
+                    CameraState::Disabled
+                });
                 tokio::select! {
                     _ = cancel.cancelled() => {}
                     r = enabled.changed() => if r.is_err() { return },
@@ -99,7 +116,9 @@ impl CameraTask {
                     return;
                 }
                 Ok(Stop::Disabled) => continue,
-                Err(e) => tracing::warn!(camera = %self.cam.name, error = %scrub(&e.to_string(), &self.secrets), "recording interrupted"),
+                Err(e) => {
+                    tracing::warn!(camera = %self.cam.name, error = %scrub(&e.to_string(), &self.secrets), "recording interrupted")
+                }
             }
             if started.elapsed() >= HEALTHY_AFTER {
                 backoff.reset();
@@ -126,33 +145,59 @@ impl CameraTask {
     /// `host:port` of an RTSP camera, to notice when it comes back.
     fn tcp_address(&self) -> Option<String> {
         let url = url::Url::parse(self.cam.source.expose()).ok()?;
-        let port = url.port().unwrap_or(if url.scheme() == "rtsps" { 322 } else { 554 });
+        let port = url
+            .port()
+            .unwrap_or(if url.scheme() == "rtsps" { 322 } else { 554 });
         match SourceKind::of(&self.cam.source) {
             Some(SourceKind::Rtsp) => Some(format!("{}:{port}", url.host_str()?)),
             _ => None,
         }
     }
 
-    async fn run_once(&mut self, enabled: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> Result<Stop, RecorderError> {
+    async fn run_once(
+        &mut self,
+        enabled: &mut watch::Receiver<bool>,
+        cancel: &CancellationToken,
+    ) -> Result<Stop, RecorderError> {
         let cam_dir = layout::camera_dir(&self.ctx.data_dir, &self.cam.name);
         layout::ensure_day_dirs(&cam_dir, Utc::now())?;
-        let clip = match SourceKind::of(&self.cam.source) {
+        let kind = SourceKind::of(&self.cam.source);
+        let clip = match kind {
             Some(SourceKind::Test) => self.ctx.test_clip().await?,
             _ => Default::default(),
         };
+        let v4l2 = match kind {
+            Some(SourceKind::V4l2) => {
+                let device = self.cam.source.expose().trim_start_matches("v4l2://");
+                let formats = v4l2::list_formats(device).await?;
+                let choice = v4l2::choose(&formats).ok_or_else(|| {
+                    RecorderError::Exited(format!("{device} offers no format camvault can record"))
+                })?;
+                Some(choice)
+            }
+            _ => None,
+        };
+        let auto_encoder = self.ctx.auto_encoder().await;
         let spec = RecordSpec {
             camera: &self.cam,
             camera_dir: &cam_dir,
             test_clip: &clip,
             segment_seconds: self.ctx.segment_seconds,
             fragment_seconds: self.ctx.fragment_seconds,
-            auto_encoder: "libx264",
+            auto_encoder,
+            v4l2: v4l2.as_ref(),
         };
         let mut child = process::spawn("ffmpeg", &record_args(&spec))?;
         let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
         let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
         let t0 = Instant::now();
-        let mut run = Run { stats: Stats::default(), anchor: None, current: None, closed_bytes: 0, last_error: String::new() };
+        let mut run = Run {
+            stats: Stats::default(),
+            anchor: None,
+            current: None,
+            closed_bytes: 0,
+            last_error: String::new(),
+        };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let (mut out_open, mut err_open) = (true, true);
 
@@ -198,15 +243,25 @@ impl CameraTask {
             None => {
                 let status = process::stop(&mut child, STOP_TIMEOUT).await;
                 let what = status.map_or("unknown status".to_string(), |s| s.to_string());
-                let detail = if run.last_error.is_empty() { what } else { format!("{what}: {}", run.last_error) };
+                let detail = if run.last_error.is_empty() {
+                    what
+                } else {
+                    format!("{what}: {}", run.last_error)
+                };
                 Err(RecorderError::Exited(detail))
             }
         }
     }
 
     /// Registers the segments ffmpeg reported while it was being stopped.
-    async fn drain(&mut self, run: &mut Run, stdout: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Result<(), RecorderError> {
-        while let Ok(Ok(Some(l))) = tokio::time::timeout(Duration::from_secs(1), stdout.next_line()).await {
+    async fn drain(
+        &mut self,
+        run: &mut Run,
+        stdout: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    ) -> Result<(), RecorderError> {
+        while let Ok(Ok(Some(l))) =
+            tokio::time::timeout(Duration::from_secs(1), stdout.next_line()).await
+        {
             if let Some(seg) = parse_segment_line(&l) {
                 self.segment_closed(run, seg).await?;
             }
@@ -217,8 +272,15 @@ impl CameraTask {
     fn stderr_line(&mut self, run: &mut Run, line: &str, now: Duration) {
         match parse_line(line) {
             StderrLine::Progress { key, value } => {
-                let bytes = run.closed_bytes + run.current.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
-                if run.stats.progress(&key, &value, now, bytes) && self.live.state != CameraState::Recording {
+                let bytes = run.closed_bytes
+                    + run
+                        .current
+                        .as_ref()
+                        .and_then(|p| std::fs::metadata(p).ok())
+                        .map_or(0, |m| m.len());
+                if run.stats.progress(&key, &value, now, bytes)
+                    && self.live.state != CameraState::Recording
+                {
                     self.set_state(CameraState::Recording);
                 }
             }
@@ -239,7 +301,11 @@ impl CameraTask {
     }
 
     /// The `OnSegmentComplete` hook: fsync, record, then announce.
-    async fn segment_closed(&mut self, run: &mut Run, seg: ListedSegment) -> Result<(), RecorderError> {
+    async fn segment_closed(
+        &mut self,
+        run: &mut Run,
+        seg: ListedSegment,
+    ) -> Result<(), RecorderError> {
         let Some(named) = layout::parse_name(self.name(), &seg.file) else {
             tracing::warn!(camera = %self.cam.name, file = %seg.file, "ffmpeg reported a segment with an unexpected name");
             return Ok(());
@@ -247,7 +313,9 @@ impl CameraTask {
         let rel = relative_path(self.name(), &seg.file, named);
         let path = self.ctx.data_dir.join(&rel);
         let p = path.clone();
-        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p)).await.map_err(|_| RecorderError::Cancelled)??;
+        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
+            .await
+            .map_err(|_| RecorderError::Cancelled)??;
         run.closed_bytes += bytes;
         // Stream time maps to wall time through the moment the first segment closed.
         let now = Utc::now();
@@ -255,12 +323,28 @@ impl CameraTask {
         let start = anchor + secs(seg.start_s);
         let end = anchor + secs(seg.end_s);
         let duration_ms = ((seg.end_s - seg.start_s) * 1000.0).round() as i64;
-        let closed = SegmentEnd { end, duration_ms, bytes: bytes as i64, state: SegmentState::Closed };
+        let closed = SegmentEnd {
+            end,
+            duration_ms,
+            bytes: bytes as i64,
+            state: SegmentState::Closed,
+        };
         let (cam, rel2) = (self.cam.name.clone(), rel.clone());
-        let id = self.ctx.store.write(move |db| db.insert_closed_segment(&cam, &rel2, &closed, start)).await?;
+        let id = self
+            .ctx
+            .store
+            .write(move |db| db.insert_closed_segment(&cam, &rel2, &closed, start))
+            .await?;
         self.ctx.store.durable().await?;
         tracing::debug!(camera = %self.cam.name, path = %rel, duration_ms, bytes, "segment closed");
-        let _ = self.ctx.events.send(SegmentEvent { id, camera: self.cam.name.clone(), path: rel, start, end, bytes: bytes as i64 });
+        let _ = self.ctx.events.send(SegmentEvent {
+            id,
+            camera: self.cam.name.clone(),
+            path: rel,
+            start,
+            end,
+            bytes: bytes as i64,
+        });
         // Midnight comes: the next day's folder must exist before ffmpeg opens a file in it.
         layout::ensure_day_dirs(&layout::camera_dir(&self.ctx.data_dir, &self.cam.name), now)?;
         Ok(())
@@ -280,7 +364,10 @@ fn secs(s: f64) -> CDuration {
 }
 
 async fn reachable(addr: &str) -> bool {
-    matches!(tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
 }
 
 async fn wait_reachable(addr: String) {

@@ -16,8 +16,13 @@ pub fn quarantine_dir(data_dir: &Path, camera: &str) -> PathBuf {
 
 /// The start time a segment's file name carries, if it is one of ours.
 pub fn parse_name(camera: &str, file: &str) -> Option<DateTime<Utc>> {
-    let stamp = file.strip_prefix(camera)?.strip_prefix('_')?.strip_suffix(".mp4")?;
-    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S").ok().map(|t| t.and_utc())
+    let stamp = file
+        .strip_prefix(camera)?
+        .strip_prefix('_')?
+        .strip_suffix(".mp4")?;
+    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// `recordings/<camera>/<day>/<file>`, the path the store keeps (relative to data_dir).
@@ -52,10 +57,19 @@ mod tests {
     #[test]
     fn names() {
         let t = Utc.with_ymd_and_hms(2026, 1, 24, 14, 30, 0).unwrap();
-        assert_eq!(parse_name("front", "front_2026-01-24_14-30-00.mp4"), Some(t));
+        assert_eq!(
+            parse_name("front", "front_2026-01-24_14-30-00.mp4"),
+            Some(t)
+        );
         assert_eq!(parse_name("front", "back_2026-01-24_14-30-00.mp4"), None);
         assert_eq!(parse_name("front", "front_2026-01-24.mp4"), None);
-        assert_eq!(parse_name("front_door", "front_door_2026-01-24_14-30-00.mp4"), Some(t));
-        assert_eq!(relative_path("front", "front_2026-01-24_14-30-00.mp4", t), "recordings/front/2026-01-24/front_2026-01-24_14-30-00.mp4");
+        assert_eq!(
+            parse_name("front_door", "front_door_2026-01-24_14-30-00.mp4"),
+            Some(t)
+        );
+        assert_eq!(
+            relative_path("front", "front_2026-01-24_14-30-00.mp4", t),
+            "recordings/front/2026-01-24/front_2026-01-24_14-30-00.mp4"
+        );
     }
 }

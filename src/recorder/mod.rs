@@ -56,6 +56,7 @@ pub struct Ctx {
     pub segment_seconds: u32,
     pub fragment_seconds: u32,
     test_clip: OnceCell<PathBuf>,
+    auto_encoder: OnceCell<&'static str>,
 }
 
 impl Ctx {
@@ -68,6 +69,14 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    async fn auto_encoder(&self) -> &'static str {
+        self.auto_encoder
+            .get_or_init(crate::media::v4l2::auto_encoder)
+            .await
+    }
+}
+
 /// Starts and stops cameras on command (`record {camera, enabled}`).
 #[derive(Clone)]
 pub struct RecorderHandle {
@@ -77,7 +86,10 @@ pub struct RecorderHandle {
 
 impl RecorderHandle {
     pub fn set_enabled(&self, camera: &str, enabled: bool) -> Result<(), String> {
-        let tx = self.enabled.get(camera).ok_or_else(|| format!("no camera named `{camera}`"))?;
+        let tx = self
+            .enabled
+            .get(camera)
+            .ok_or_else(|| format!("no camera named `{camera}`"))?;
         tx.send_replace(enabled);
         Ok(())
     }
@@ -89,7 +101,13 @@ impl RecorderHandle {
 }
 
 /// Spawns one task per configured camera into `tasks`.
-pub fn spawn(cfg: &Config, store: Store, health: Health, cancel: &CancellationToken, tasks: &mut JoinSet<()>) -> RecorderHandle {
+pub fn spawn(
+    cfg: &Config,
+    store: Store,
+    health: Health,
+    cancel: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> RecorderHandle {
     let (events, _) = broadcast::channel(256);
     let ctx = std::sync::Arc::new(Ctx {
         data_dir: cfg.device.data_dir.clone(),
@@ -99,6 +117,7 @@ pub fn spawn(cfg: &Config, store: Store, health: Health, cancel: &CancellationTo
         segment_seconds: cfg.recording.segment_seconds,
         fragment_seconds: cfg.recording.fragment_seconds,
         test_clip: OnceCell::new(),
+        auto_encoder: OnceCell::new(),
     });
     let mut enabled = BTreeMap::new();
     for cam in &cfg.cameras {

@@ -55,7 +55,12 @@ pub async fn reconcile(ctx: &Ctx, camera: &str) -> Result<Recovered, RecorderErr
         }
     }
     if done != Recovered::default() {
-        tracing::info!(camera, registered = done.registered, quarantined = done.quarantined, "recovered segments left by an interrupted recording");
+        tracing::info!(
+            camera,
+            registered = done.registered,
+            quarantined = done.quarantined,
+            "recovered segments left by an interrupted recording"
+        );
     }
     Ok(done)
 }
@@ -70,20 +75,42 @@ async fn register(
 ) -> Result<(), RecorderError> {
     let bytes = {
         let p = path.to_path_buf();
-        tokio::task::spawn_blocking(move || fsync_file_and_dir(&p)).await.map_err(|_| RecorderError::Cancelled)??
+        tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
+            .await
+            .map_err(|_| RecorderError::Cancelled)??
     };
     // The name has whole seconds; when the previous segment ended within that second, this
     // one began exactly there.
     let (cam, at) = (camera.to_string(), named_start + CDuration::seconds(1));
-    let prev_end = ctx.store.read(move |db| db.last_end_before(&cam, at)).await?;
-    let start = prev_end.filter(|e| *e >= named_start).unwrap_or(named_start);
+    let prev_end = ctx
+        .store
+        .read(move |db| db.last_end_before(&cam, at))
+        .await?;
+    let start = prev_end
+        .filter(|e| *e >= named_start)
+        .unwrap_or(named_start);
     let duration_ms = duration.as_millis() as i64;
-    let end = SegmentEnd { end: start + CDuration::milliseconds(duration_ms), duration_ms, bytes: bytes as i64, state: SegmentState::Closed };
+    let end = SegmentEnd {
+        end: start + CDuration::milliseconds(duration_ms),
+        duration_ms,
+        bytes: bytes as i64,
+        state: SegmentState::Closed,
+    };
     let rel = relative_path(camera, name, named_start);
     let (cam, rel2, end2) = (camera.to_string(), rel.clone(), end.clone());
-    let id = ctx.store.write(move |db| db.insert_closed_segment(&cam, &rel2, &end2, start)).await?;
+    let id = ctx
+        .store
+        .write(move |db| db.insert_closed_segment(&cam, &rel2, &end2, start))
+        .await?;
     ctx.store.durable().await?;
-    let _ = ctx.events.send(SegmentEvent { id, camera: camera.to_string(), path: rel, start, end: end.end, bytes: bytes as i64 });
+    let _ = ctx.events.send(SegmentEvent {
+        id,
+        camera: camera.to_string(),
+        path: rel,
+        start,
+        end: end.end,
+        bytes: bytes as i64,
+    });
     Ok(())
 }
 
@@ -108,12 +135,25 @@ async fn quarantine(
     if let Some(parent) = path.parent() {
         std::fs::File::open(parent)?.sync_all()?;
     }
-    tracing::warn!(camera, file = name, bytes, reason = detail, "unplayable recording moved to quarantine");
+    tracing::warn!(
+        camera,
+        file = name,
+        bytes,
+        reason = detail,
+        "unplayable recording moved to quarantine"
+    );
     let file = target.file_name().unwrap_or_default().to_string_lossy();
     let rel = format!("quarantine/{camera}/{file}");
-    let end = SegmentEnd { end: named_start, duration_ms: 0, bytes: bytes as i64, state: SegmentState::Quarantined };
+    let end = SegmentEnd {
+        end: named_start,
+        duration_ms: 0,
+        bytes: bytes as i64,
+        state: SegmentState::Quarantined,
+    };
     let cam = camera.to_string();
-    ctx.store.write(move |db| db.insert_closed_segment(&cam, &rel, &end, named_start)).await?;
+    ctx.store
+        .write(move |db| db.insert_closed_segment(&cam, &rel, &end, named_start))
+        .await?;
     ctx.store.durable().await?;
     Ok(())
 }

@@ -93,19 +93,36 @@ impl Db {
     }
 
     /// Records a finished segment in one step (the recorder learns of segments as they close).
-    pub fn insert_closed_segment(&self, camera: &str, path: &str, end: &SegmentEnd, start: DateTime<Utc>) -> Result<i64, StoreError> {
+    pub fn insert_closed_segment(
+        &self,
+        camera: &str,
+        path: &str,
+        end: &SegmentEnd,
+        start: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         let camera_id = self.camera_id(camera)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![camera_id, path, to_ms(start), to_ms(end.end), end.duration_ms, end.bytes, end.state])?;
+            .execute(params![
+                camera_id,
+                path,
+                to_ms(start),
+                to_ms(end.end),
+                end.duration_ms,
+                end.bytes,
+                end.state
+            ])?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// Every path the store knows for a camera, whatever its state.
-    pub fn segment_paths(&self, camera: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+    pub fn segment_paths(
+        &self,
+        camera: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.path FROM segment s JOIN camera c ON c.id = s.camera_id WHERE c.name = ?1",
         )?;
@@ -114,7 +131,11 @@ impl Db {
     }
 
     /// The latest end of a closed segment of `camera` at or before `at`.
-    pub fn last_end_before(&self, camera: &str, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub fn last_end_before(
+        &self,
+        camera: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let ms: Option<i64> = self.conn.query_row(
             "SELECT max(s.end_ms) FROM segment s JOIN camera c ON c.id = s.camera_id
               WHERE c.name = ?1 AND s.state = 'closed' AND s.end_ms <= ?2",

@@ -156,7 +156,11 @@ pub const SIGTERM: i32 = 15;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the peer binds it next).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The GStreamer RTSP camera of tests/support/rtsp_camera.py (H.264 + AAC), on 127.0.0.1.
@@ -168,7 +172,11 @@ pub struct RtspCamera {
 
 impl RtspCamera {
     pub fn start(port: u16, auth: Option<(&str, &str)>) -> RtspCamera {
-        let mut cam = RtspCamera { child: None, port, auth: auth.map(|(u, p)| (u.to_string(), p.to_string())) };
+        let mut cam = RtspCamera {
+            child: None,
+            port,
+            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+        };
         cam.resume();
         cam
     }
@@ -188,11 +196,22 @@ impl RtspCamera {
         if let Some((u, p)) = &self.auth {
             cmd.args(["--user", u, "--password", p]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start the RTSP camera");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the RTSP camera");
         let mut line = String::new();
         use std::io::BufRead;
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "RTSP camera on port {} did not start", self.port);
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "RTSP camera on port {} did not start",
+            self.port
+        );
         self.child = Some(child);
     }
 
@@ -212,10 +231,30 @@ impl Drop for RtspCamera {
 
 /// ffprobe's view of a file: (format duration, video span = last pts + its duration − first pts).
 pub fn probe(path: &Path) -> Option<(f64, f64)> {
-    let fmt = Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]).arg(path).output().ok()?;
+    let fmt = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
     let duration: f64 = String::from_utf8_lossy(&fmt.stdout).trim().parse().ok()?;
     let pk = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .ok()?;
@@ -228,6 +267,9 @@ pub fn probe(path: &Path) -> Option<(f64, f64)> {
         })
         .collect();
     let first = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let last = pts.iter().map(|p| p.0 + p.1).fold(f64::NEG_INFINITY, f64::max);
+    let last = pts
+        .iter()
+        .map(|p| p.0 + p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
     (pts.len() > 1).then_some((duration, last - first))
 }
