@@ -18,6 +18,7 @@ build:
 
 ## The main job on embedded defaults: two test cameras, 10-s segments, uploads to a folder.
 demo:
+	./scripts/deps.sh demo
 	$(CARGO) build --locked
 	./target/debug/camvault demo --dir $(DEMO_DIR) $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 

@@ -8,6 +8,15 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need_apt=()
+# `deps.sh demo` installs only what the demo needs.
+if [ "${1:-}" = "demo" ]; then
+  if ! command -v ffmpeg >/dev/null; then
+    say "apt-get install ffmpeg"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg
+  fi
+  exit 0
+fi
 command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)

@@ -41,7 +41,7 @@ pub fn config(data_dir: &Path) -> Result<Config, ConfigError> {
 
 pub async fn run(cfg: Config, seconds: Option<u64>) -> Result<(), DaemonError> {
     println!(
-        "camvault demo: data in {}, uploads to {}",
+        "camvault demo: two test cameras recording into {} (upload destination: {})",
         cfg.device.data_dir.display(),
         cfg.upload
             .dir
@@ -76,7 +76,16 @@ fn summary(s: &Status) -> String {
     let cams: Vec<String> = s
         .cameras
         .iter()
-        .map(|(name, c)| format!("{name}: {:?}, {} segments", c.state, c.segments).to_lowercase())
+        .map(|(name, c)| {
+            let state = serde_json::to_value(c.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "{name} {state} {:.0} fps {:.0} kbit/s, {} segments",
+                c.fps, c.bitrate_kbps, c.segments
+            )
+        })
         .collect();
     format!("[{:>4}s] {}", s.uptime_s.unwrap_or(0), cams.join(" | "))
 }

@@ -319,3 +319,56 @@ fn sigterm_with_eight_cameras_is_quick_and_finalizes_every_segment() {
         assert!(probe(f).is_some(), "{rel} does not play");
     }
 }
+
+/// Pids of processes whose command line mentions `needle`.
+fn pids_with(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(p.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd)
+                .contains(needle)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_stalled_ffmpeg_is_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(dir.path(), &camera_block("frozen", "test:"));
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let state = |cfg: &Path| status(cfg)["cameras"]["frozen"].clone();
+    wait_for("recording", Duration::from_secs(20), || {
+        state(&cfg)["state"] == "recording"
+    });
+    let ffmpeg = pids_with(&data.join("recordings").to_string_lossy());
+    assert_eq!(ffmpeg.len(), 1, "one ffmpeg per camera");
+    // SIGSTOP: alive, holding its pipes open, making no progress.
+    assert_eq!(unsafe { libc_kill19(ffmpeg[0]) }, 0);
+    wait_for(
+        "the stall noticed and ffmpeg replaced",
+        Duration::from_secs(40),
+        || {
+            let s = state(&cfg);
+            s["state"] == "recording" && s["restarts"].as_u64() >= Some(1)
+        },
+    );
+    let now = pids_with(&data.join("recordings").to_string_lossy());
+    assert!(
+        now.len() == 1 && now[0] != ffmpeg[0],
+        "the stopped ffmpeg was killed and reaped: {now:?}"
+    );
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+}
+
+unsafe fn libc_kill19(pid: i32) -> i32 {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    unsafe { kill(pid, 19) }
+}
