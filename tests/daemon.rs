@@ -53,7 +53,11 @@ fn status_comes_from_the_daemon_then_from_the_store() {
     let s = status_json(&cfg);
     assert_eq!(s["source"], "daemon");
     assert_eq!(s["device_id"], "cv-test");
-    assert_eq!(s["cameras"]["front"]["state"], "stopped");
+    let front = s["cameras"]["front"]["state"].as_str().unwrap().to_string();
+    assert!(
+        front == "starting" || front == "recording",
+        "the recorder runs the camera: {front}"
+    );
     assert_eq!(s["cameras"]["back"]["state"], "disabled");
     assert!(s["uptime_s"].is_u64());
     assert!(s["disk"]["total_bytes"].as_u64().unwrap() > 0);
@@ -109,7 +113,7 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
         (r["ok"].clone(), r["request_id"].clone()),
         (json!(true), json!("abc"))
     );
-    assert_eq!(r["result"]["cameras"]["front"]["state"], "stopped");
+    assert!(r["result"]["cameras"]["front"]["state"].is_string());
 
     let bad: &[(&[u8], &str)] = &[
         (b"this is not json\n", "bad JSON"),
@@ -253,16 +257,18 @@ fn sigint_stops_gracefully_too() {
 fn secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // Cameras on a closed loopback port: ffmpeg fails and says so, quoting the URL.
+    let port = free_port();
     let secret_file = dir.path().join("cam.secret");
     write_secret(&secret_file, "FilePass9\n", 0o600);
     let extra = format!(
         r#"
 [[camera]]
 name = "front"
-source = "rtsp://admin:CamPass1@192.168.0.20:554/Preview_01_main"
+source = "rtsp://admin:CamPass1@127.0.0.1:{port}/Preview_01_main"
 [[camera]]
 name = "side"
-source = "rtsp://admin@10.0.0.3/stream?password=QueryPw2"
+source = "rtsp://admin@127.0.0.1:{port}/stream?password=QueryPw2"
 password_file = "{}"
 [upload]
 destination = "s3"
@@ -275,10 +281,12 @@ url = "mqtts://camvault:MqttUrlPw5@broker.lan:8883"
 [relay]
 rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
 "#,
-        secret_file.display()
+        secret_file.display(),
     );
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[("RUST_LOG", "trace")]);
+    // Let ffmpeg try the (closed) port and fail, printing the URL, more than once.
+    std::thread::sleep(Duration::from_secs(4));
     assert_eq!(status_json(&cfg)["source"], "daemon");
     let sock = data.join("camvault.sock");
     ask(&sock, b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n");
@@ -288,6 +296,10 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     assert!(
         log.contains("camvault running"),
         "trace logging was on: {log}"
+    );
+    assert!(
+        log.contains("ffmpeg: "),
+        "ffmpeg's complaints (quoting the URL) were logged: {log}"
     );
     for s in [
         "CamPass1",

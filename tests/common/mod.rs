@@ -84,6 +84,9 @@ pub struct Daemon {
     pub child: Child,
     pub data_dir: PathBuf,
     pub config: PathBuf,
+    /// Everything the daemon logged, read as it comes so a full pipe never blocks it.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -92,12 +95,27 @@ impl Daemon {
         cmd.arg("--config").arg(config).arg("run");
         cmd.envs(envs.iter().copied());
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        let child = cmd.spawn().expect("spawn daemon");
+        let mut child = cmd.spawn().expect("spawn daemon");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let sock = data_dir.join("camvault.sock");
         let mut d = Daemon {
             child,
             data_dir: data_dir.to_path_buf(),
             config: config.to_path_buf(),
+            log,
+            reader: Some(reader),
         };
         wait_for("the control socket", Duration::from_secs(20), || {
             if let Ok(Some(status)) = d.child.try_wait() {
@@ -122,12 +140,11 @@ impl Daemon {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
                 }
-                return (status.code().unwrap_or(-1), err);
+                let log = self.log.lock().unwrap().clone();
+                return (status.code().unwrap_or(-1), log);
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();
