@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod events;
 pub mod health;
 pub mod logging;
 pub mod media;

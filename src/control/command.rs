@@ -233,6 +233,22 @@ impl Request {
         }
     }
 
+    /// An MQTT request: the name from the topic `cmd/<name>`, the arguments (and an optional
+    /// `request_id`) in the payload; an empty payload means no arguments.
+    pub fn decode_named(name: &str, payload: &[u8]) -> Request {
+        let mut obj = if payload.iter().all(u8::is_ascii_whitespace) {
+            Map::new()
+        } else {
+            match serde_json::from_slice::<Value>(payload) {
+                Ok(Value::Object(o)) => o,
+                Ok(_) => return Request::failed(Value::Null, "the payload must be a JSON object"),
+                Err(e) => return Request::failed(Value::Null, format!("bad JSON: {e}")),
+            }
+        };
+        let request_id = obj.remove("request_id").unwrap_or(Value::Null);
+        Request { request_id, command: Command::parse(name, Value::Object(obj)) }
+    }
+
     pub fn encode(name: &str, args: Value, request_id: Value) -> Vec<u8> {
         let mut obj = match args {
             Value::Object(o) => o,

@@ -68,7 +68,10 @@ impl Dispatcher {
 
     /// Decodes one request line and answers it; never fails, a bad request gets `ok: false`.
     pub async fn answer(&self, line: &[u8]) -> Reply {
-        let req = Request::decode(line);
+        self.answer_request(Request::decode(line)).await
+    }
+
+    pub async fn answer_request(&self, req: Request) -> Reply {
         match req.command {
             Err(e) => Reply::err(req.request_id, e),
             Ok(cmd) => match self.handle(cmd).await {

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, SourceKind};
 use crate::control::{self, ControlError, Dispatcher};
+use crate::events::EventBus;
 use crate::health::Health;
 use crate::recorder::RecorderHandle;
 use crate::store::{Store, StoreError};
@@ -75,7 +76,8 @@ impl Daemon {
 
         let socket = control::socket_path(&data_dir);
         let listener = control::bind(&socket)?;
-        let health = Health::new(&cfg, store.clone());
+        let events = EventBus::default();
+        let health = Health::new(&cfg, store.clone(), events.clone());
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
@@ -89,6 +91,11 @@ impl Daemon {
                 control::serve(listener.clone(), dispatcher.clone(), tok)
             })
             .await;
+        });
+
+        let (c, h) = (cancel.clone(), health.clone());
+        tasks.spawn(async move {
+            supervise("health", c, Backoff::default(), move |tok| crate::health::monitor(h.clone(), tok)).await;
         });
 
         if let Some(interval) = notify::watchdog_interval() {

@@ -1,17 +1,27 @@
 //! The device's state as one JSON-able snapshot: what `camvault status` prints, what the
-//! control socket's `status` command answers, and (later) what MQTT's `state` topic carries.
-//! Components publish their live state into [`Health`]; the store supplies the history.
+//! control socket's `status` command answers, and what MQTT's retained `state` topic carries
+//! (every field DESIGN.md lists). Components publish their live state into [`Health`]; the
+//! store supplies history; [`monitor`] turns observations into alerts.
+
+pub mod alerts;
+mod system;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, Destination};
+use crate::events::{Event, EventBus};
 use crate::store::{CameraSummary, Store, StoreError};
+use alerts::{Alert, Alerts, Change, Observation, Thresholds};
+use system::SystemMetrics;
 
 /// `state.cameras.<name>.state` in the MQTT contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +54,25 @@ pub struct DiskStatus {
     pub used_percent: f64,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueStatus {
+    pub pending: i64,
+    pub pending_bytes: i64,
+    pub oldest_pending_age_s: Option<i64>,
+    pub uploading: i64,
+    pub failed: i64,
+    pub uploaded_24h: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelayStatus {
+    pub state: String,
+    pub current_file: Option<String>,
+    pub pending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub device_id: String,
@@ -51,8 +80,15 @@ pub struct Status {
     /// `daemon` when the running daemon answered, `store` when read from the database.
     pub source: String,
     pub uptime_s: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub mem_used_bytes: Option<u64>,
+    pub mem_total_bytes: Option<u64>,
+    pub temperature_c: Option<f64>,
     pub disk: Option<DiskStatus>,
     pub cameras: BTreeMap<String, CameraStatus>,
+    pub queue: QueueStatus,
+    pub relay: RelayStatus,
+    pub alerts: Vec<Alert>,
 }
 
 /// What a recorder reports about its camera.
@@ -67,13 +103,7 @@ pub struct CameraLive {
 
 impl CameraLive {
     pub fn idle(state: CameraState) -> CameraLive {
-        CameraLive {
-            state,
-            restarts: 0,
-            fps: 0.0,
-            bitrate_kbps: 0.0,
-            frame_loss_percent: 0.0,
-        }
+        CameraLive { state, restarts: 0, fps: 0.0, bitrate_kbps: 0.0, frame_loss_percent: 0.0 }
     }
 }
 
@@ -82,48 +112,119 @@ impl CameraLive {
 pub struct Health {
     device_id: String,
     data_dir: PathBuf,
+    uploads: bool,
+    relay_enabled: bool,
+    thresholds: (f64, f64),
     started: Instant,
     cameras: Arc<Mutex<BTreeMap<String, CameraLive>>>,
+    system: Arc<Mutex<SystemMetrics>>,
+    alerts: Arc<Mutex<Alerts>>,
+    /// Bumped on every camera state change and alert change: "publish the state now".
+    changed: watch::Sender<u64>,
+    events: EventBus,
     store: Store,
 }
 
+fn initial_cameras(cfg: &Config, enabled_state: CameraState) -> BTreeMap<String, CameraLive> {
+    cfg.cameras
+        .iter()
+        .map(|c| {
+            let state = if c.enabled { enabled_state } else { CameraState::Disabled };
+            (c.name.clone(), CameraLive::idle(state))
+        })
+        .collect()
+}
+
 impl Health {
-    pub fn new(cfg: &Config, store: Store) -> Health {
-        let cameras = cfg
-            .cameras
-            .iter()
-            .map(|c| {
-                // Until its recorder reports, a camera is starting (or disabled).
-                let state = if c.enabled {
-                    CameraState::Starting
-                } else {
-                    CameraState::Disabled
-                };
-                (c.name.clone(), CameraLive::idle(state))
-            })
-            .collect();
+    pub fn new(cfg: &Config, store: Store, events: EventBus) -> Health {
         Health {
             device_id: cfg.device.id.clone(),
             data_dir: cfg.device.data_dir.clone(),
+            uploads: cfg.upload.destination != Destination::None,
+            relay_enabled: cfg.relay.enabled,
+            thresholds: (f64::from(cfg.retention.disk_warn_percent), f64::from(cfg.retention.disk_critical_percent)),
             started: Instant::now(),
-            cameras: Arc::new(Mutex::new(cameras)),
+            cameras: Arc::new(Mutex::new(initial_cameras(cfg, CameraState::Starting))),
+            system: Arc::new(Mutex::new(SystemMetrics::new())),
+            alerts: Arc::new(Mutex::new(Alerts::default())),
+            changed: watch::channel(0).0,
+            events,
             store,
         }
     }
 
-    /// Called by a camera's recorder whenever its state changes.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Resolves whenever something worth publishing at once has changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Called by a camera's recorder whenever its state or figures change.
     pub fn set_camera(&self, name: &str, live: CameraLive) {
-        if let Ok(mut cams) = self.cameras.lock() {
-            cams.insert(name.to_string(), live);
+        let Ok(mut cams) = self.cameras.lock() else { return };
+        let previous = cams.insert(name.to_string(), live);
+        if previous.is_none_or(|p| p.state != live.state) {
+            self.changed.send_modify(|n| *n += 1);
         }
     }
 
     pub async fn status(&self) -> Result<Status, StoreError> {
         let summaries = self.store.read(|db| db.camera_summaries()).await?;
+        let pending = if self.uploads { Some(self.store.read(|db| db.pending_summary()).await?) } else { None };
         let live = self.cameras.lock().map(|c| c.clone()).unwrap_or_default();
-        let mut status = assemble(&self.device_id, &self.data_dir, "daemon", &live, summaries);
+        let mut status = assemble(&self.device_id, &self.data_dir, "daemon", &live, summaries, pending, self.relay_enabled);
         status.uptime_s = Some(self.started.elapsed().as_secs());
+        let sample = self.system.lock().map(|mut s| s.sample()).unwrap_or_default();
+        status.cpu_percent = Some(sample.cpu_percent);
+        status.mem_used_bytes = Some(sample.mem_used_bytes);
+        status.mem_total_bytes = Some(sample.mem_total_bytes);
+        status.temperature_c = sample.temperature_c;
+        status.alerts = self.alerts.lock().map(|a| a.active()).unwrap_or_default();
         Ok(status)
+    }
+
+    /// Evaluates the alerts once; raised and cleared ones become events.
+    pub async fn check_alerts(&self) -> Result<(), StoreError> {
+        let status = self.status().await?;
+        let cameras = status
+            .cameras
+            .iter()
+            // Deliberately stopped or disabled cameras are not expected to record.
+            .filter(|(_, c)| !matches!(c.state, CameraState::Stopped | CameraState::Disabled))
+            .map(|(n, c)| (n.clone(), (c.state == CameraState::Recording, c.frame_loss_percent)))
+            .collect();
+        let obs = Observation { disk_used_percent: status.disk.map(|d| d.used_percent), cameras };
+        let th = Thresholds { disk_warn: self.thresholds.0, disk_critical: self.thresholds.1 };
+        let changes = match self.alerts.lock() {
+            Ok(mut a) => a.observe(&obs, &th, Utc::now()),
+            Err(_) => return Ok(()),
+        };
+        for change in &changes {
+            let (kind, alert) = match change {
+                Change::Raised(a) => ("alert.raised", a),
+                Change::Cleared(a) => ("alert.cleared", a),
+            };
+            tracing::info!(code = %alert.code, message = %alert.message, "{kind}");
+            self.events.emit(Event::new(kind, serde_json::to_value(alert).unwrap_or_default()));
+        }
+        if !changes.is_empty() {
+            self.changed.send_modify(|n| *n += 1);
+        }
+        Ok(())
+    }
+}
+
+/// Looks at the device every few seconds and raises or clears alerts.
+pub async fn monitor(health: Health, cancel: CancellationToken) -> Result<(), StoreError> {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => health.check_alerts().await?,
+        }
     }
 }
 
@@ -131,25 +232,13 @@ impl Health {
 /// store.
 pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
     let summaries = store.blocking_read(|db| db.camera_summaries())?;
-    let live = cfg
-        .cameras
-        .iter()
-        .map(|c| {
-            let state = if c.enabled {
-                CameraState::Stopped
-            } else {
-                CameraState::Disabled
-            };
-            (c.name.clone(), CameraLive::idle(state))
-        })
-        .collect();
-    Ok(assemble(
-        &cfg.device.id,
-        &cfg.device.data_dir,
-        "store",
-        &live,
-        summaries,
-    ))
+    let pending = if cfg.upload.destination != Destination::None {
+        Some(store.blocking_read(|db| db.pending_summary())?)
+    } else {
+        None
+    };
+    let live = initial_cameras(cfg, CameraState::Stopped);
+    Ok(assemble(&cfg.device.id, &cfg.device.data_dir, "store", &live, summaries, pending, cfg.relay.enabled))
 }
 
 fn assemble(
@@ -158,6 +247,8 @@ fn assemble(
     source: &str,
     live: &BTreeMap<String, CameraLive>,
     mut summaries: BTreeMap<String, CameraSummary>,
+    pending: Option<(i64, i64, Option<DateTime<Utc>>)>,
+    relay_enabled: bool,
 ) -> Status {
     let cameras = live
         .iter()
@@ -176,13 +267,34 @@ fn assemble(
             (name.clone(), st)
         })
         .collect();
+    // Until the uploader keeps its own jobs, every closed segment awaits upload.
+    let queue = pending.map_or_else(QueueStatus::default, |(n, bytes, oldest)| QueueStatus {
+        pending: n,
+        pending_bytes: bytes,
+        oldest_pending_age_s: oldest.map(|t| (Utc::now() - t).num_seconds().max(0)),
+        ..Default::default()
+    });
+    let relay = RelayStatus {
+        state: if relay_enabled { "stopped" } else { "disabled" }.to_string(),
+        current_file: None,
+        pending: 0,
+        sent: 0,
+        failed: 0,
+    };
     Status {
         device_id: device_id.to_string(),
         version: crate::VERSION.to_string(),
         source: source.to_string(),
         uptime_s: None,
+        cpu_percent: None,
+        mem_used_bytes: None,
+        mem_total_bytes: None,
+        temperature_c: None,
         disk: disk_status(data_dir),
         cameras,
+        queue,
+        relay,
+        alerts: Vec::new(),
     }
 }
 
@@ -194,15 +306,6 @@ pub fn disk_status(path: &Path) -> Option<DiskStatus> {
     let used = total.saturating_sub(st.blocks_free() as u64 * frag);
     // Like df: used over what non-root users can reach.
     let denom = used + free;
-    let used_percent = if denom == 0 {
-        0.0
-    } else {
-        (used as f64 * 1000.0 / denom as f64).round() / 10.0
-    };
-    Some(DiskStatus {
-        path: path.to_path_buf(),
-        total_bytes: total,
-        free_bytes: free,
-        used_percent,
-    })
+    let used_percent = if denom == 0 { 0.0 } else { (used as f64 * 1000.0 / denom as f64).round() / 10.0 };
+    Some(DiskStatus { path: path.to_path_buf(), total_bytes: total, free_bytes: free, used_percent })
 }

@@ -337,7 +337,7 @@ impl CameraTask {
             .await?;
         self.ctx.store.durable().await?;
         tracing::debug!(camera = %self.cam.name, path = %rel, duration_ms, bytes, "segment closed");
-        let _ = self.ctx.events.send(SegmentEvent {
+        self.ctx.announce(SegmentEvent {
             id,
             camera: self.cam.name.clone(),
             path: rel,

@@ -70,6 +70,15 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// The `OnSegmentComplete` hook: the uploader's channel and the device event bus.
+    fn announce(&self, seg: SegmentEvent) {
+        let data = serde_json::json!({
+            "camera": seg.camera, "path": seg.path, "start": seg.start, "end": seg.end, "bytes": seg.bytes,
+        });
+        self.health.events().emit(crate::events::Event::new("segment.closed", data));
+        let _ = self.events.send(seg);
+    }
+
     async fn auto_encoder(&self) -> &'static str {
         self.auto_encoder
             .get_or_init(crate::media::v4l2::auto_encoder)

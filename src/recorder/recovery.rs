@@ -103,7 +103,7 @@ async fn register(
         .write(move |db| db.insert_closed_segment(&cam, &rel2, &end2, start))
         .await?;
     ctx.store.durable().await?;
-    let _ = ctx.events.send(SegmentEvent {
+    ctx.announce(SegmentEvent {
         id,
         camera: camera.to_string(),
         path: rel,

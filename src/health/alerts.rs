@@ -1,0 +1,175 @@
+//! Alerts with hysteresis, as plain logic: feed observations, get raised and cleared alerts.
+//! An alert is raised when its condition holds and cleared only when it has clearly gone
+//! (below the threshold by a margin, or after the camera records again), so a value hovering
+//! at a threshold does not flap.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Raised(Alert),
+    Cleared(Alert),
+}
+
+/// One look at the device.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub disk_used_percent: Option<f64>,
+    /// Per camera that should be recording: (is it recording, frame loss % now).
+    pub cameras: BTreeMap<String, (bool, f64)>,
+}
+
+pub struct Thresholds {
+    pub disk_warn: f64,
+    pub disk_critical: f64,
+}
+
+/// Points below a disk threshold before its alert clears.
+const DISK_MARGIN: f64 = 2.0;
+/// An enabled camera not recording this long raises `recording_stopped`.
+const NOT_RECORDING_FOR: i64 = 30;
+/// Frame loss is averaged over this window; raised over 1 %, cleared under 0.5 %.
+const LOSS_WINDOW: i64 = 300;
+
+#[derive(Default)]
+pub struct Alerts {
+    active: BTreeMap<(String, Option<String>), Alert>,
+    not_recording_since: BTreeMap<String, DateTime<Utc>>,
+    loss: BTreeMap<String, VecDeque<(DateTime<Utc>, f64)>>,
+}
+
+impl Alerts {
+    pub fn active(&self) -> Vec<Alert> {
+        self.active.values().cloned().collect()
+    }
+
+    pub fn observe(&mut self, obs: &Observation, th: &Thresholds, now: DateTime<Utc>) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if let Some(used) = obs.disk_used_percent {
+            let msg = |what: &str, t: f64| format!("disk {used:.1} % used, over the {what} threshold of {t} %");
+            self.set(&mut changes, "disk_critical", None, Severity::Critical, now, used >= th.disk_critical, used < th.disk_critical - DISK_MARGIN, msg("critical", th.disk_critical));
+            self.set(&mut changes, "disk_warn", None, Severity::Warning, now, used >= th.disk_warn, used < th.disk_warn - DISK_MARGIN, msg("warning", th.disk_warn));
+        }
+        for (cam, &(recording, loss)) in &obs.cameras {
+            let since = if recording {
+                self.not_recording_since.remove(cam);
+                None
+            } else {
+                Some(*self.not_recording_since.entry(cam.clone()).or_insert(now))
+            };
+            let stopped = since.is_some_and(|s| now - s > Duration::seconds(NOT_RECORDING_FOR));
+            let msg = format!("camera {cam} has not recorded for over {NOT_RECORDING_FOR} s");
+            self.set(&mut changes, "recording_stopped", Some(cam), Severity::Critical, now, stopped, recording, msg);
+
+            let window = self.loss.entry(cam.clone()).or_default();
+            if recording {
+                window.push_back((now, loss));
+            }
+            while window.front().is_some_and(|(t, _)| now - *t > Duration::seconds(LOSS_WINDOW)) {
+                window.pop_front();
+            }
+            let avg = if window.is_empty() { 0.0 } else { window.iter().map(|(_, l)| l).sum::<f64>() / window.len() as f64 };
+            let msg = format!("camera {cam} lost {avg:.1} % of its frames over 5 minutes");
+            self.set(&mut changes, "frame_loss", Some(cam), Severity::Warning, now, avg > 1.0, avg < 0.5, msg);
+        }
+        // Cameras no longer observed (removed or disabled) have no alerts.
+        let cams: Vec<String> = obs.cameras.keys().cloned().collect();
+        let gone: Vec<_> = self.active.keys().filter(|(_, c)| c.as_ref().is_some_and(|c| !cams.contains(c))).cloned().collect();
+        for key in gone {
+            if let Some(a) = self.active.remove(&key) {
+                changes.push(Change::Cleared(a));
+            }
+        }
+        changes
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set(&mut self, changes: &mut Vec<Change>, code: &str, camera: Option<&String>, severity: Severity, now: DateTime<Utc>, raise: bool, clear: bool, message: String) {
+        let key = (code.to_string(), camera.cloned());
+        if raise && !self.active.contains_key(&key) {
+            let alert = Alert { code: code.into(), severity, message, since: now, camera: camera.cloned() };
+            self.active.insert(key, alert.clone());
+            changes.push(Change::Raised(alert));
+        } else if clear && let Some(alert) = self.active.remove(&key) {
+            changes.push(Change::Cleared(alert));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn codes(c: &[Change]) -> Vec<String> {
+        c.iter()
+            .map(|c| match c {
+                Change::Raised(a) => format!("+{}", a.code),
+                Change::Cleared(a) => format!("-{}", a.code),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn disk_alerts_have_hysteresis() {
+        let th = Thresholds { disk_warn: 80.0, disk_critical: 90.0 };
+        let mut a = Alerts::default();
+        let disk = |p| Observation { disk_used_percent: Some(p), ..Default::default() };
+        assert!(a.observe(&disk(50.0), &th, t(0)).is_empty());
+        assert_eq!(codes(&a.observe(&disk(80.0), &th, t(1))), ["+disk_warn"]);
+        assert!(a.observe(&disk(79.0), &th, t(2)).is_empty(), "inside the margin: stays raised");
+        assert_eq!(codes(&a.observe(&disk(91.0), &th, t(3))), ["+disk_critical"]);
+        assert_eq!(codes(&a.observe(&disk(70.0), &th, t(4))), ["-disk_critical", "-disk_warn"]);
+    }
+
+    #[test]
+    fn recording_stopped_after_30_seconds_and_frame_loss_over_5_minutes() {
+        let th = Thresholds { disk_warn: 80.0, disk_critical: 90.0 };
+        let mut a = Alerts::default();
+        let cam = |rec: bool, loss: f64| Observation { cameras: [("front".to_string(), (rec, loss))].into(), ..Default::default() };
+        assert!(a.observe(&cam(false, 0.0), &th, t(0)).is_empty());
+        assert!(a.observe(&cam(false, 0.0), &th, t(30)).is_empty());
+        assert_eq!(codes(&a.observe(&cam(false, 0.0), &th, t(31))), ["+recording_stopped"]);
+        assert_eq!(codes(&a.observe(&cam(true, 0.0), &th, t(40))), ["-recording_stopped"]);
+        // 3 % loss for a while: the 5-minute average crosses 1 %.
+        let mut raised = Vec::new();
+        for s in (45..400).step_by(5) {
+            raised.extend(codes(&a.observe(&cam(true, 3.0), &th, t(s))));
+        }
+        assert_eq!(raised, ["+frame_loss"]);
+        let mut cleared = Vec::new();
+        for s in (400..800).step_by(5) {
+            cleared.extend(codes(&a.observe(&cam(true, 0.0), &th, t(s))));
+        }
+        assert_eq!(cleared, ["-frame_loss"]);
+        assert_eq!(a.active().len(), 0);
+        // A camera leaving the observation takes its alerts with it.
+        a.observe(&cam(false, 0.0), &th, t(900));
+        a.observe(&cam(false, 0.0), &th, t(940));
+        assert_eq!(a.active().len(), 1);
+        assert_eq!(codes(&a.observe(&Observation::default(), &th, t(950))), ["-recording_stopped"]);
+    }
+}
