@@ -24,6 +24,9 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need_apt+=(python3-pip)
 # The recorder's real peers: ffmpeg/ffprobe, and a GStreamer RTSP server as the IP camera.
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+# MQTT's real peer: mosquitto (and openssl for the TLS test's certificates).
+command -v mosquitto >/dev/null || need_apt+=(mosquitto mosquitto-clients)
+command -v openssl >/dev/null || need_apt+=(openssl)
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null \
   || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
                 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)

@@ -22,7 +22,11 @@ impl Event {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Event { kind, at: Utc::now(), data }
+        Event {
+            kind,
+            at: Utc::now(),
+            data,
+        }
     }
 }
 
@@ -33,7 +37,9 @@ pub struct EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { tx: broadcast::channel(512).0 }
+        EventBus {
+            tx: broadcast::channel(512).0,
+        }
     }
 }
 

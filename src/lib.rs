@@ -10,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod logging;
 pub mod media;
+pub mod mqtt;
 pub mod recorder;
 pub mod store;
 

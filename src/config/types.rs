@@ -46,6 +46,8 @@ pub struct DeviceConfig {
     /// `[a-z0-9-]{1,40}`; defaults to `cv-` and the first 12 hex digits of /etc/machine-id.
     pub id: String,
     pub data_dir: PathBuf,
+    /// Whether the `reboot` command (MQTT, control socket) may reboot the device.
+    pub allow_remote_reboot: bool,
 }
 
 impl Default for DeviceConfig {
@@ -53,6 +55,7 @@ impl Default for DeviceConfig {
         DeviceConfig {
             id: default_device_id(),
             data_dir: PathBuf::from("/var/lib/camvault"),
+            allow_remote_reboot: false,
         }
     }
 }
@@ -373,7 +376,7 @@ pub struct MqttConfig {
     pub password: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
-    /// CA certificate(s) for `mqtts://`; absent: the bundled web PKI roots.
+    /// CA certificate(s) for `mqtts://`; absent: the system bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]

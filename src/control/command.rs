@@ -246,7 +246,10 @@ impl Request {
             }
         };
         let request_id = obj.remove("request_id").unwrap_or(Value::Null);
-        Request { request_id, command: Command::parse(name, Value::Object(obj)) }
+        Request {
+            request_id,
+            command: Command::parse(name, Value::Object(obj)),
+        }
     }
 
     pub fn encode(name: &str, args: Value, request_id: Value) -> Vec<u8> {

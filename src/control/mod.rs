@@ -40,11 +40,30 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub struct Dispatcher {
     health: Health,
     recorder: RecorderHandle,
+    allow_reboot: bool,
+}
+
+/// Local V4L2 devices and their driver names, from sysfs.
+fn discover_v4l2() -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/sys/class/video4linux") {
+        for e in entries.flatten() {
+            let dev = e.file_name().to_string_lossy().into_owned();
+            let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
+            out.push(serde_json::json!({ "device": format!("/dev/{dev}"), "name": name.trim() }));
+        }
+    }
+    out.sort_by(|a, b| a["device"].as_str().cmp(&b["device"].as_str()));
+    out
 }
 
 impl Dispatcher {
-    pub fn new(health: Health, recorder: RecorderHandle) -> Self {
-        Dispatcher { health, recorder }
+    pub fn new(health: Health, recorder: RecorderHandle, allow_reboot: bool) -> Self {
+        Dispatcher {
+            health,
+            recorder,
+            allow_reboot,
+        }
     }
 
     pub async fn handle(&self, command: Command) -> Result<Value, String> {
@@ -57,12 +76,27 @@ impl Dispatcher {
                 self.recorder.set_enabled(&args.camera, args.enabled)?;
                 Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
             }
+            Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
+            Command::Reboot => {
+                if !self.allow_reboot {
+                    return Err(
+                        "remote reboot is off (set device.allow_remote_reboot = true)".into(),
+                    );
+                }
+                tracing::warn!("reboot requested by command");
+                // Answer first; the reboot happens a moment later.
+                tokio::spawn(async {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let _ = tokio::process::Command::new("systemctl")
+                        .arg("reboot")
+                        .status()
+                        .await;
+                });
+                Ok(serde_json::json!({ "rebooting": true }))
+            }
             Command::Unknown(name) => Err(format!("unknown command `{name}`")),
             // Components that serve these register here as they arrive.
-            other => Err(format!(
-                "`{}` is not served by this daemon yet",
-                other.name()
-            )),
+            other => Err(format!("`{}` is not available yet", other.name())),
         }
     }
 

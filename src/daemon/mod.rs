@@ -83,7 +83,27 @@ impl Daemon {
 
         let recorder =
             crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
-        let dispatcher = Dispatcher::new(health.clone(), recorder.clone());
+        let dispatcher = Dispatcher::new(
+            health.clone(),
+            recorder.clone(),
+            cfg.device.allow_remote_reboot,
+        );
+        if cfg.mqtt.url.is_some() {
+            let (c, d, h, s) = (
+                cancel.clone(),
+                dispatcher.clone(),
+                health.clone(),
+                store.clone(),
+            );
+            let cfg = Arc::new(cfg.clone());
+            tasks.spawn(async move {
+                supervise("mqtt", c, Backoff::default(), move |tok| {
+                    crate::mqtt::run(cfg.clone(), d.clone(), h.clone(), s.clone(), tok)
+                })
+                .await;
+            });
+        }
+
         let listener = Arc::new(listener);
         let c = cancel.clone();
         tasks.spawn(async move {
@@ -95,7 +115,10 @@ impl Daemon {
 
         let (c, h) = (cancel.clone(), health.clone());
         tasks.spawn(async move {
-            supervise("health", c, Backoff::default(), move |tok| crate::health::monitor(h.clone(), tok)).await;
+            supervise("health", c, Backoff::default(), move |tok| {
+                crate::health::monitor(h.clone(), tok)
+            })
+            .await;
         });
 
         if let Some(interval) = notify::watchdog_interval() {

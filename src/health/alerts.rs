@@ -63,12 +63,37 @@ impl Alerts {
         self.active.values().cloned().collect()
     }
 
-    pub fn observe(&mut self, obs: &Observation, th: &Thresholds, now: DateTime<Utc>) -> Vec<Change> {
+    pub fn observe(
+        &mut self,
+        obs: &Observation,
+        th: &Thresholds,
+        now: DateTime<Utc>,
+    ) -> Vec<Change> {
         let mut changes = Vec::new();
         if let Some(used) = obs.disk_used_percent {
-            let msg = |what: &str, t: f64| format!("disk {used:.1} % used, over the {what} threshold of {t} %");
-            self.set(&mut changes, "disk_critical", None, Severity::Critical, now, used >= th.disk_critical, used < th.disk_critical - DISK_MARGIN, msg("critical", th.disk_critical));
-            self.set(&mut changes, "disk_warn", None, Severity::Warning, now, used >= th.disk_warn, used < th.disk_warn - DISK_MARGIN, msg("warning", th.disk_warn));
+            let msg = |what: &str, t: f64| {
+                format!("disk {used:.1} % used, over the {what} threshold of {t} %")
+            };
+            self.set(
+                &mut changes,
+                "disk_critical",
+                None,
+                Severity::Critical,
+                now,
+                used >= th.disk_critical,
+                used < th.disk_critical - DISK_MARGIN,
+                msg("critical", th.disk_critical),
+            );
+            self.set(
+                &mut changes,
+                "disk_warn",
+                None,
+                Severity::Warning,
+                now,
+                used >= th.disk_warn,
+                used < th.disk_warn - DISK_MARGIN,
+                msg("warning", th.disk_warn),
+            );
         }
         for (cam, &(recording, loss)) in &obs.cameras {
             let since = if recording {
@@ -79,22 +104,52 @@ impl Alerts {
             };
             let stopped = since.is_some_and(|s| now - s > Duration::seconds(NOT_RECORDING_FOR));
             let msg = format!("camera {cam} has not recorded for over {NOT_RECORDING_FOR} s");
-            self.set(&mut changes, "recording_stopped", Some(cam), Severity::Critical, now, stopped, recording, msg);
+            self.set(
+                &mut changes,
+                "recording_stopped",
+                Some(cam),
+                Severity::Critical,
+                now,
+                stopped,
+                recording,
+                msg,
+            );
 
             let window = self.loss.entry(cam.clone()).or_default();
             if recording {
                 window.push_back((now, loss));
             }
-            while window.front().is_some_and(|(t, _)| now - *t > Duration::seconds(LOSS_WINDOW)) {
+            while window
+                .front()
+                .is_some_and(|(t, _)| now - *t > Duration::seconds(LOSS_WINDOW))
+            {
                 window.pop_front();
             }
-            let avg = if window.is_empty() { 0.0 } else { window.iter().map(|(_, l)| l).sum::<f64>() / window.len() as f64 };
+            let avg = if window.is_empty() {
+                0.0
+            } else {
+                window.iter().map(|(_, l)| l).sum::<f64>() / window.len() as f64
+            };
             let msg = format!("camera {cam} lost {avg:.1} % of its frames over 5 minutes");
-            self.set(&mut changes, "frame_loss", Some(cam), Severity::Warning, now, avg > 1.0, avg < 0.5, msg);
+            self.set(
+                &mut changes,
+                "frame_loss",
+                Some(cam),
+                Severity::Warning,
+                now,
+                avg > 1.0,
+                avg < 0.5,
+                msg,
+            );
         }
         // Cameras no longer observed (removed or disabled) have no alerts.
         let cams: Vec<String> = obs.cameras.keys().cloned().collect();
-        let gone: Vec<_> = self.active.keys().filter(|(_, c)| c.as_ref().is_some_and(|c| !cams.contains(c))).cloned().collect();
+        let gone: Vec<_> = self
+            .active
+            .keys()
+            .filter(|(_, c)| c.as_ref().is_some_and(|c| !cams.contains(c)))
+            .cloned()
+            .collect();
         for key in gone {
             if let Some(a) = self.active.remove(&key) {
                 changes.push(Change::Cleared(a));
@@ -104,10 +159,26 @@ impl Alerts {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn set(&mut self, changes: &mut Vec<Change>, code: &str, camera: Option<&String>, severity: Severity, now: DateTime<Utc>, raise: bool, clear: bool, message: String) {
+    fn set(
+        &mut self,
+        changes: &mut Vec<Change>,
+        code: &str,
+        camera: Option<&String>,
+        severity: Severity,
+        now: DateTime<Utc>,
+        raise: bool,
+        clear: bool,
+        message: String,
+    ) {
         let key = (code.to_string(), camera.cloned());
         if raise && !self.active.contains_key(&key) {
-            let alert = Alert { code: code.into(), severity, message, since: now, camera: camera.cloned() };
+            let alert = Alert {
+                code: code.into(),
+                severity,
+                message,
+                since: now,
+                camera: camera.cloned(),
+            };
             self.active.insert(key, alert.clone());
             changes.push(Change::Raised(alert));
         } else if clear && let Some(alert) = self.active.remove(&key) {
@@ -135,25 +206,52 @@ mod tests {
 
     #[test]
     fn disk_alerts_have_hysteresis() {
-        let th = Thresholds { disk_warn: 80.0, disk_critical: 90.0 };
+        let th = Thresholds {
+            disk_warn: 80.0,
+            disk_critical: 90.0,
+        };
         let mut a = Alerts::default();
-        let disk = |p| Observation { disk_used_percent: Some(p), ..Default::default() };
+        let disk = |p| Observation {
+            disk_used_percent: Some(p),
+            ..Default::default()
+        };
         assert!(a.observe(&disk(50.0), &th, t(0)).is_empty());
         assert_eq!(codes(&a.observe(&disk(80.0), &th, t(1))), ["+disk_warn"]);
-        assert!(a.observe(&disk(79.0), &th, t(2)).is_empty(), "inside the margin: stays raised");
-        assert_eq!(codes(&a.observe(&disk(91.0), &th, t(3))), ["+disk_critical"]);
-        assert_eq!(codes(&a.observe(&disk(70.0), &th, t(4))), ["-disk_critical", "-disk_warn"]);
+        assert!(
+            a.observe(&disk(79.0), &th, t(2)).is_empty(),
+            "inside the margin: stays raised"
+        );
+        assert_eq!(
+            codes(&a.observe(&disk(91.0), &th, t(3))),
+            ["+disk_critical"]
+        );
+        assert_eq!(
+            codes(&a.observe(&disk(70.0), &th, t(4))),
+            ["-disk_critical", "-disk_warn"]
+        );
     }
 
     #[test]
     fn recording_stopped_after_30_seconds_and_frame_loss_over_5_minutes() {
-        let th = Thresholds { disk_warn: 80.0, disk_critical: 90.0 };
+        let th = Thresholds {
+            disk_warn: 80.0,
+            disk_critical: 90.0,
+        };
         let mut a = Alerts::default();
-        let cam = |rec: bool, loss: f64| Observation { cameras: [("front".to_string(), (rec, loss))].into(), ..Default::default() };
+        let cam = |rec: bool, loss: f64| Observation {
+            cameras: [("front".to_string(), (rec, loss))].into(),
+            ..Default::default()
+        };
         assert!(a.observe(&cam(false, 0.0), &th, t(0)).is_empty());
         assert!(a.observe(&cam(false, 0.0), &th, t(30)).is_empty());
-        assert_eq!(codes(&a.observe(&cam(false, 0.0), &th, t(31))), ["+recording_stopped"]);
-        assert_eq!(codes(&a.observe(&cam(true, 0.0), &th, t(40))), ["-recording_stopped"]);
+        assert_eq!(
+            codes(&a.observe(&cam(false, 0.0), &th, t(31))),
+            ["+recording_stopped"]
+        );
+        assert_eq!(
+            codes(&a.observe(&cam(true, 0.0), &th, t(40))),
+            ["-recording_stopped"]
+        );
         // 3 % loss for a while: the 5-minute average crosses 1 %.
         let mut raised = Vec::new();
         for s in (45..400).step_by(5) {
@@ -170,6 +268,9 @@ mod tests {
         a.observe(&cam(false, 0.0), &th, t(900));
         a.observe(&cam(false, 0.0), &th, t(940));
         assert_eq!(a.active().len(), 1);
-        assert_eq!(codes(&a.observe(&Observation::default(), &th, t(950))), ["-recording_stopped"]);
+        assert_eq!(
+            codes(&a.observe(&Observation::default(), &th, t(950))),
+            ["-recording_stopped"]
+        );
     }
 }

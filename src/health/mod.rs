@@ -103,7 +103,13 @@ pub struct CameraLive {
 
 impl CameraLive {
     pub fn idle(state: CameraState) -> CameraLive {
-        CameraLive { state, restarts: 0, fps: 0.0, bitrate_kbps: 0.0, frame_loss_percent: 0.0 }
+        CameraLive {
+            state,
+            restarts: 0,
+            fps: 0.0,
+            bitrate_kbps: 0.0,
+            frame_loss_percent: 0.0,
+        }
     }
 }
 
@@ -129,7 +135,11 @@ fn initial_cameras(cfg: &Config, enabled_state: CameraState) -> BTreeMap<String,
     cfg.cameras
         .iter()
         .map(|c| {
-            let state = if c.enabled { enabled_state } else { CameraState::Disabled };
+            let state = if c.enabled {
+                enabled_state
+            } else {
+                CameraState::Disabled
+            };
             (c.name.clone(), CameraLive::idle(state))
         })
         .collect()
@@ -142,7 +152,10 @@ impl Health {
             data_dir: cfg.device.data_dir.clone(),
             uploads: cfg.upload.destination != Destination::None,
             relay_enabled: cfg.relay.enabled,
-            thresholds: (f64::from(cfg.retention.disk_warn_percent), f64::from(cfg.retention.disk_critical_percent)),
+            thresholds: (
+                f64::from(cfg.retention.disk_warn_percent),
+                f64::from(cfg.retention.disk_critical_percent),
+            ),
             started: Instant::now(),
             cameras: Arc::new(Mutex::new(initial_cameras(cfg, CameraState::Starting))),
             system: Arc::new(Mutex::new(SystemMetrics::new())),
@@ -164,7 +177,9 @@ impl Health {
 
     /// Called by a camera's recorder whenever its state or figures change.
     pub fn set_camera(&self, name: &str, live: CameraLive) {
-        let Ok(mut cams) = self.cameras.lock() else { return };
+        let Ok(mut cams) = self.cameras.lock() else {
+            return;
+        };
         let previous = cams.insert(name.to_string(), live);
         if previous.is_none_or(|p| p.state != live.state) {
             self.changed.send_modify(|n| *n += 1);
@@ -173,11 +188,27 @@ impl Health {
 
     pub async fn status(&self) -> Result<Status, StoreError> {
         let summaries = self.store.read(|db| db.camera_summaries()).await?;
-        let pending = if self.uploads { Some(self.store.read(|db| db.pending_summary()).await?) } else { None };
+        let pending = if self.uploads {
+            Some(self.store.read(|db| db.pending_summary()).await?)
+        } else {
+            None
+        };
         let live = self.cameras.lock().map(|c| c.clone()).unwrap_or_default();
-        let mut status = assemble(&self.device_id, &self.data_dir, "daemon", &live, summaries, pending, self.relay_enabled);
+        let mut status = assemble(
+            &self.device_id,
+            &self.data_dir,
+            "daemon",
+            &live,
+            summaries,
+            pending,
+            self.relay_enabled,
+        );
         status.uptime_s = Some(self.started.elapsed().as_secs());
-        let sample = self.system.lock().map(|mut s| s.sample()).unwrap_or_default();
+        let sample = self
+            .system
+            .lock()
+            .map(|mut s| s.sample())
+            .unwrap_or_default();
         status.cpu_percent = Some(sample.cpu_percent);
         status.mem_used_bytes = Some(sample.mem_used_bytes);
         status.mem_total_bytes = Some(sample.mem_total_bytes);
@@ -194,10 +225,21 @@ impl Health {
             .iter()
             // Deliberately stopped or disabled cameras are not expected to record.
             .filter(|(_, c)| !matches!(c.state, CameraState::Stopped | CameraState::Disabled))
-            .map(|(n, c)| (n.clone(), (c.state == CameraState::Recording, c.frame_loss_percent)))
+            .map(|(n, c)| {
+                (
+                    n.clone(),
+                    (c.state == CameraState::Recording, c.frame_loss_percent),
+                )
+            })
             .collect();
-        let obs = Observation { disk_used_percent: status.disk.map(|d| d.used_percent), cameras };
-        let th = Thresholds { disk_warn: self.thresholds.0, disk_critical: self.thresholds.1 };
+        let obs = Observation {
+            disk_used_percent: status.disk.map(|d| d.used_percent),
+            cameras,
+        };
+        let th = Thresholds {
+            disk_warn: self.thresholds.0,
+            disk_critical: self.thresholds.1,
+        };
         let changes = match self.alerts.lock() {
             Ok(mut a) => a.observe(&obs, &th, Utc::now()),
             Err(_) => return Ok(()),
@@ -208,7 +250,10 @@ impl Health {
                 Change::Cleared(a) => ("alert.cleared", a),
             };
             tracing::info!(code = %alert.code, message = %alert.message, "{kind}");
-            self.events.emit(Event::new(kind, serde_json::to_value(alert).unwrap_or_default()));
+            self.events.emit(Event::new(
+                kind,
+                serde_json::to_value(alert).unwrap_or_default(),
+            ));
         }
         if !changes.is_empty() {
             self.changed.send_modify(|n| *n += 1);
@@ -238,7 +283,15 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
         None
     };
     let live = initial_cameras(cfg, CameraState::Stopped);
-    Ok(assemble(&cfg.device.id, &cfg.device.data_dir, "store", &live, summaries, pending, cfg.relay.enabled))
+    Ok(assemble(
+        &cfg.device.id,
+        &cfg.device.data_dir,
+        "store",
+        &live,
+        summaries,
+        pending,
+        cfg.relay.enabled,
+    ))
 }
 
 fn assemble(
@@ -306,6 +359,15 @@ pub fn disk_status(path: &Path) -> Option<DiskStatus> {
     let used = total.saturating_sub(st.blocks_free() as u64 * frag);
     // Like df: used over what non-root users can reach.
     let denom = used + free;
-    let used_percent = if denom == 0 { 0.0 } else { (used as f64 * 1000.0 / denom as f64).round() / 10.0 };
-    Some(DiskStatus { path: path.to_path_buf(), total_bytes: total, free_bytes: free, used_percent })
+    let used_percent = if denom == 0 {
+        0.0
+    } else {
+        (used as f64 * 1000.0 / denom as f64).round() / 10.0
+    };
+    Some(DiskStatus {
+        path: path.to_path_buf(),
+        total_bytes: total,
+        free_bytes: free,
+        used_percent,
+    })
 }

@@ -19,7 +19,10 @@ impl SystemMetrics {
     pub fn new() -> Self {
         let mut sys = System::new();
         sys.refresh_cpu_usage();
-        SystemMetrics { sys, components: Components::new_with_refreshed_list() }
+        SystemMetrics {
+            sys,
+            components: Components::new_with_refreshed_list(),
+        }
     }
 
     /// CPU use since the previous sample.
@@ -32,7 +35,11 @@ impl SystemMetrics {
         let temps: Vec<(String, f32)> = self
             .components
             .iter()
-            .filter_map(|c| c.temperature().filter(|t| t.is_finite()).map(|t| (c.label().to_ascii_lowercase(), t)))
+            .filter_map(|c| {
+                c.temperature()
+                    .filter(|t| t.is_finite())
+                    .map(|t| (c.label().to_ascii_lowercase(), t))
+            })
             .collect();
         let temperature_c = temps
             .iter()

@@ -75,7 +75,9 @@ impl Ctx {
         let data = serde_json::json!({
             "camera": seg.camera, "path": seg.path, "start": seg.start, "end": seg.end, "bytes": seg.bytes,
         });
-        self.health.events().emit(crate::events::Event::new("segment.closed", data));
+        self.health
+            .events()
+            .emit(crate::events::Event::new("segment.closed", data));
         let _ = self.events.send(seg);
     }
 

@@ -1,0 +1,318 @@
+//! The network side: one rumqttc event loop, reconnecting with backoff, re-subscribing and
+//! re-announcing (availability, discovery, state) on every ConnAck.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, Event, Incoming, LastWill, MqttOptions, QoS, TlsConfiguration, Transport,
+};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::MqttError;
+use super::discovery::Discovery;
+use super::outbox::Outbox;
+use super::topics::Topics;
+use crate::config::Config;
+use crate::control::{Dispatcher, MAX_REQUEST_BYTES, Reply, Request};
+use crate::daemon::supervisor::Backoff;
+use crate::health::Health;
+use crate::store::Store;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Commands handled at once; more are answered "busy".
+const MAX_COMMANDS_IN_FLIGHT: usize = 16;
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+fn read(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, MqttError> {
+    std::fs::read(path).map_err(|source| MqttError::File {
+        what,
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn options(cfg: &Config, topics: &Topics) -> Result<MqttOptions, MqttError> {
+    let m = &cfg.mqtt;
+    let raw = m
+        .url
+        .as_ref()
+        .ok_or_else(|| MqttError::Url("not set".into()))?;
+    let url = url::Url::parse(raw.expose()).map_err(|e| MqttError::Url(e.to_string()))?;
+    let tls = url.scheme() == "mqtts";
+    let host = url
+        .host_str()
+        .ok_or_else(|| MqttError::Url("no host".into()))?;
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let mut o = MqttOptions::new(format!("camvault-{}", cfg.device.id), host, port);
+    o.set_keep_alive(KEEP_ALIVE);
+    o.set_clean_session(true);
+    // Oversized commands are refused by us with a reply, not by the client with a disconnect.
+    o.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let user = m.username.clone().unwrap_or_else(|| decode(url.username()));
+    let pass = m
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_string())
+        .or_else(|| url.password().map(decode))
+        .unwrap_or_default();
+    if !user.is_empty() {
+        o.set_credentials(user, pass);
+    }
+    o.set_last_will(LastWill::new(
+        topics.availability(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    if tls {
+        let ca = read(
+            "mqtt.ca_file",
+            m.ca_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(SYSTEM_CA_BUNDLE)),
+        )?;
+        let client_auth = match (&m.client_cert_file, &m.client_key_file) {
+            (Some(c), Some(k)) => Some((
+                read("mqtt.client_cert_file", c)?,
+                read("mqtt.client_key_file", k)?,
+            )),
+            _ => None,
+        };
+        o.set_transport(Transport::Tls(TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth,
+        }));
+    }
+    Ok(o)
+}
+
+/// Counters worth a log line now and then.
+#[derive(Default)]
+struct Counters {
+    commands_dropped: AtomicU64,
+}
+
+pub async fn run(
+    cfg: Arc<Config>,
+    dispatcher: Dispatcher,
+    health: Health,
+    store: Store,
+    cancel: CancellationToken,
+) -> Result<(), MqttError> {
+    let topics = Topics::new(&cfg.mqtt.topic_prefix, &cfg.device.id);
+    let (client, mut eventloop) = AsyncClient::new(options(&cfg, &topics)?, 1024);
+    let mut outbox = Outbox::new(256);
+    let mut connected = false;
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(4));
+    let mut state_tick =
+        tokio::time::interval(Duration::from_secs(cfg.mqtt.health_interval_seconds.into()));
+    let mut changes = health.changes();
+    let mut events = health.events().subscribe();
+    let slots = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
+    let counters = Arc::new(Counters::default());
+    let mut last_state = Instant::now() - Duration::from_secs(60);
+    let mut last_error_log: Option<Instant> = None;
+
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            polled = eventloop.poll() => match polled {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                    connected = true;
+                    backoff.reset();
+                    tracing::info!("mqtt: connected");
+                    let _ = client.try_subscribe(topics.commands(), QoS::AtLeastOnce);
+                    let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "online");
+                    if cfg.mqtt.ha_discovery {
+                        announce(&cfg, &topics, &client, &store).await?;
+                    }
+                    // Events that waited go out in order; the state is published fresh.
+                    let (_, queued) = outbox.drain();
+                    for e in queued {
+                        let _ = client.try_publish(topics.event(), QoS::AtLeastOnce, false, e);
+                    }
+                    publish_state(&health, &client, &topics, &mut outbox, connected).await;
+                    last_state = Instant::now();
+                }
+                Ok(Event::Incoming(Incoming::Publish(p))) => {
+                    let Some(name) = topics.command_name(&p.topic) else { continue };
+                    command(name, p.payload.to_vec(), &dispatcher, &client, &topics, &slots, &counters);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if connected || last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                        tracing::warn!(error = %e, "mqtt: connection lost or refused; retrying");
+                        last_error_log = Some(Instant::now());
+                    }
+                    connected = false;
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            },
+            _ = state_tick.tick() => {
+                publish_state(&health, &client, &topics, &mut outbox, connected).await;
+                last_state = Instant::now();
+            }
+            r = changes.changed() => {
+                if r.is_err() { continue; }
+                // Publish significant changes at once, but not more than once a second.
+                if last_state.elapsed() >= Duration::from_secs(1) {
+                    publish_state(&health, &client, &topics, &mut outbox, connected).await;
+                    last_state = Instant::now();
+                }
+            }
+            ev = events.recv() => match ev {
+                Ok(event) => {
+                    let payload = serde_json::to_vec(&event).unwrap_or_default();
+                    if !connected || client.try_publish(topics.event(), QoS::AtLeastOnce, false, payload.clone()).is_err() {
+                        outbox.push_event(payload);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => outbox.dropped += n,
+                Err(_) => {}
+            },
+        }
+    }
+    // Clean shutdown: say offline ourselves (the will is only for crashes), then leave.
+    if connected {
+        let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "offline");
+        let _ = client.try_disconnect();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+                Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => {
+                    break;
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+    let dropped = counters.commands_dropped.load(Ordering::Relaxed);
+    if outbox.dropped > 0 || dropped > 0 {
+        tracing::info!(
+            events_dropped = outbox.dropped,
+            commands_dropped = dropped,
+            "mqtt: stopped"
+        );
+    }
+    Ok(())
+}
+
+async fn announce(
+    cfg: &Config,
+    topics: &Topics,
+    client: &AsyncClient,
+    store: &Store,
+) -> Result<(), MqttError> {
+    let cameras: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
+    let retired: Vec<String> = store
+        .read(|db| db.cameras())
+        .await?
+        .into_iter()
+        .filter(|c| c.retired)
+        .map(|c| c.name)
+        .collect();
+    let d = Discovery {
+        device_id: &cfg.device.id,
+        topics,
+    };
+    for (topic, payload) in d.configs(&cameras, &retired) {
+        if client
+            .try_publish(topic, QoS::AtLeastOnce, true, payload)
+            .is_err()
+        {
+            tracing::warn!("mqtt: discovery configs did not fit the send queue");
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn publish_state(
+    health: &Health,
+    client: &AsyncClient,
+    topics: &Topics,
+    outbox: &mut Outbox,
+    connected: bool,
+) {
+    let Ok(status) = health.status().await else {
+        return;
+    };
+    let payload = serde_json::to_vec(&status).unwrap_or_default();
+    if !connected
+        || client
+            .try_publish(topics.state(), QoS::AtLeastOnce, true, payload.clone())
+            .is_err()
+    {
+        outbox.set_state(payload);
+    }
+}
+
+/// Answers one command: bad ones at once, good ones in their own task so a slow command
+/// never holds up the event loop.
+fn command(
+    name: &str,
+    payload: Vec<u8>,
+    dispatcher: &Dispatcher,
+    client: &AsyncClient,
+    topics: &Topics,
+    slots: &Arc<Semaphore>,
+    counters: &Arc<Counters>,
+) {
+    let reply_topic = topics.reply(name);
+    let send = |reply: &Reply| {
+        let body = serde_json::to_vec(reply).unwrap_or_default();
+        if client
+            .try_publish(reply_topic.clone(), QoS::AtLeastOnce, false, body)
+            .is_err()
+        {
+            counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    if payload.len() > MAX_REQUEST_BYTES {
+        send(&Reply::err(
+            serde_json::Value::Null,
+            format!("payload larger than {MAX_REQUEST_BYTES} bytes"),
+        ));
+        return;
+    }
+    let req = Request::decode_named(name, &payload);
+    if let Err(e) = &req.command {
+        send(&Reply::err(req.request_id.clone(), e.clone()));
+        return;
+    }
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        send(&Reply::err(
+            req.request_id,
+            "busy: too many commands in flight",
+        ));
+        return;
+    };
+    let (dispatcher, client, counters) = (dispatcher.clone(), client.clone(), counters.clone());
+    tokio::spawn(async move {
+        let reply = dispatcher.answer_request(req).await;
+        let body = serde_json::to_vec(&reply).unwrap_or_default();
+        if client
+            .publish(reply_topic, QoS::AtLeastOnce, false, body)
+            .await
+            .is_err()
+        {
+            counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(permit);
+    });
+}

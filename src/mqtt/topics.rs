@@ -1,0 +1,63 @@
+//! The topic layout of DESIGN.md: everything under `<prefix>/<device_id>/`.
+
+#[derive(Debug, Clone)]
+pub struct Topics {
+    base: String,
+}
+
+impl Topics {
+    pub fn new(prefix: &str, device_id: &str) -> Self {
+        Topics {
+            base: format!("{prefix}/{device_id}"),
+        }
+    }
+
+    pub fn availability(&self) -> String {
+        format!("{}/availability", self.base)
+    }
+
+    pub fn state(&self) -> String {
+        format!("{}/state", self.base)
+    }
+
+    pub fn event(&self) -> String {
+        format!("{}/event", self.base)
+    }
+
+    /// What we subscribe to: `cmd/<name>` (one level, so our own replies are not matched).
+    pub fn commands(&self) -> String {
+        format!("{}/cmd/+", self.base)
+    }
+
+    pub fn command(&self, name: &str) -> String {
+        format!("{}/cmd/{name}", self.base)
+    }
+
+    pub fn reply(&self, name: &str) -> String {
+        format!("{}/cmd/{name}/reply", self.base)
+    }
+
+    /// The command name of a `cmd/<name>` topic.
+    pub fn command_name<'a>(&self, topic: &'a str) -> Option<&'a str> {
+        let rest = topic
+            .strip_prefix(self.base.as_str())?
+            .strip_prefix("/cmd/")?;
+        (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let t = Topics::new("camvault", "cv-1");
+        assert_eq!(t.state(), "camvault/cv-1/state");
+        assert_eq!(t.commands(), "camvault/cv-1/cmd/+");
+        assert_eq!(t.reply("status"), "camvault/cv-1/cmd/status/reply");
+        assert_eq!(t.command_name("camvault/cv-1/cmd/status"), Some("status"));
+        assert_eq!(t.command_name("camvault/cv-1/cmd/status/reply"), None);
+        assert_eq!(t.command_name("camvault/cv-2/cmd/status"), None);
+    }
+}
