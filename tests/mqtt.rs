@@ -593,3 +593,41 @@ fn tls_broker_and_alerts_raised_and_cleared() {
         |t, p| t.ends_with("/availability") && p == b"offline",
     );
 }
+
+#[test]
+fn a_camera_removed_from_the_config_leaves_home_assistant() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), None);
+    let data = dir.path().join("data");
+    let side = "[[camera]]\nname = \"side\"\nsource = \"test:\"\nenabled = false\n";
+    let cfg = mqtt_config(dir.path(), broker.port, side);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let topic = "homeassistant/switch/cv-test/side_record/config";
+    let peer = Peer::connect(broker.port, &[topic]);
+    peer.expect(
+        "the side camera's switch",
+        Duration::from_secs(10),
+        |t, p| t == topic && !p.is_empty(),
+    );
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+
+    // Without the side camera: its retained configs are emptied, which removes the entities.
+    let cfg = mqtt_config(dir.path(), broker.port, "");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    peer.expect(
+        "the side camera's switch removed",
+        Duration::from_secs(10),
+        |t, p| t == topic && p.is_empty(),
+    );
+    let fresh = Peer::connect(broker.port, &["homeassistant/#"]);
+    let left: Vec<String> = fresh
+        .drain()
+        .into_iter()
+        .filter(|(t, p, _)| t.contains("/side_") && !p.is_empty())
+        .map(|(t, _, _)| t)
+        .collect();
+    assert!(left.is_empty(), "still announced: {left:?}");
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+}
