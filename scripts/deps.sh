@@ -43,6 +43,16 @@ for t in aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf; do
   fi
 done
 
+# The uploader's tests read the bucket back with an independent client: boto3.
+if ! python3 -c 'import boto3' 2>/dev/null; then
+  say "pip install boto3"
+  python3 -m pip install --quiet boto3 || python3 -m pip install --quiet --break-system-packages boto3
+fi
+# The S3 server the uploader is tested against (a long build, once per machine).
+if ! command -v garage >/dev/null; then
+  say "cargo install garage --version 2.5.0 --locked (about 20 minutes, once)"
+  cargo install garage --version 2.5.0 --locked
+fi
 if ! python3 -m ziglang version >/dev/null 2>&1; then
   say "pip install ziglang (the linker cargo-zigbuild drives)"
   python3 -m pip install --quiet ziglang || python3 -m pip install --quiet --break-system-packages ziglang

@@ -13,5 +13,6 @@ pub mod media;
 pub mod mqtt;
 pub mod recorder;
 pub mod store;
+pub mod upload;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

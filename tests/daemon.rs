@@ -358,6 +358,12 @@ fn segments_and_queue_list_the_store() {
                         state: SegmentState::Closed,
                     };
                     db.end_segment(id, &end)?;
+                    // The uploader's jobs: one waiting, one failed for good.
+                    let key = format!("2026/01/24/{cam}/{i}.mp4");
+                    let job = db.enqueue(Some(id), "x", &key, 1_048_576, 0, t0)?;
+                    if i == 1 {
+                        db.job_failed(job, "HTTP 403 AccessDenied: no", None)?;
+                    }
                 }
             }
             Ok(())
@@ -404,11 +410,8 @@ fn segments_and_queue_list_the_store() {
 
     let q = list(&["queue"]);
     assert_eq!(q["destination"], "dir");
-    assert_eq!(
-        q["pending"].as_array().unwrap().len(),
-        2,
-        "both closed segments await upload"
-    );
+    assert_eq!(q["pending"].as_array().unwrap().len(), 1);
+    assert_eq!(q["failed"][0]["last_error"], "HTTP 403 AccessDenied: no");
 
     let human = run(camvault()
         .arg("--config")
@@ -421,7 +424,7 @@ fn segments_and_queue_list_the_store() {
     );
     let human = run(camvault().arg("--config").arg(&cfg).arg("queue"));
     assert!(
-        human.stdout.contains("pending:   2 (2.0 MiB)"),
+        human.stdout.contains("pending:   1 (1.0 MiB to send)") && human.stdout.contains("failed    2026/01/24/back/1.mp4  HTTP 403"),
         "{}",
         human.stdout
     );

@@ -11,12 +11,20 @@ use camvault::store::{
 
 /// Rows a database at each schema version holds, inserted before upgrading from it.
 /// A new migration adds its fixture here; the test below insists.
-const FIXTURES: &[(u32, &str)] = &[(
-    1,
-    "INSERT INTO camera (id, name, source_kind, enabled, created_ms) VALUES (1, 'front', 'rtsp', 1, 1700000000000);
-     INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state)
-       VALUES (1, 'recordings/front/2023-11-14/front_2023-11-14_22-13-20.mp4', 1700000000000, 1700000600000, 600000, 12345, 'closed');",
-)];
+const FIXTURES: &[(u32, &str)] = &[
+    (
+        1,
+        "INSERT INTO camera (id, name, source_kind, enabled, created_ms) VALUES (1, 'front', 'rtsp', 1, 1700000000000);
+         INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state)
+           VALUES (1, 'recordings/front/2023-11-14/front_2023-11-14_22-13-20.mp4', 1700000000000, 1700000600000, 600000, 12345, 'closed');",
+    ),
+    (
+        2,
+        "INSERT INTO upload_job (segment_id, path, object_key, bytes, state, upload_id, part_size, created_ms)
+           VALUES (1, 'recordings/front/2023-11-14/front_2023-11-14_22-13-20.mp4', '2023/11/14/front/front_2023-11-14_22-13-20.mp4', 12345, 'uploading', 'up-1', 8388608, 1700000600000);
+         INSERT INTO upload_part (job_id, part_number, size, md5_hex, etag) VALUES (1, 1, 8388608, '0123456789abcdef0123456789abcdef', '\"0123456789abcdef0123456789abcdef\"');",
+    ),
+];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {
     let conn = Connection::open(path).unwrap();

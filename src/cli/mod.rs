@@ -13,7 +13,7 @@ use crate::clock::{Clock, SystemClock, parse_time};
 use crate::config::{self, Config, ConfigError, Destination};
 use crate::control::{self, ControlError};
 use crate::health::{self, Status};
-use crate::store::{SegmentFilter, SegmentState, Store};
+use crate::store::{JobState, SegmentFilter, Store};
 
 #[derive(Parser)]
 #[command(
@@ -198,41 +198,26 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Queue { json } => {
             let cfg = load(&path)?;
-            let queue = if cfg.upload.destination == Destination::None {
-                print::Queue {
-                    destination: "none",
-                    pending: Vec::new(),
-                    in_flight: Vec::new(),
-                    failed: Vec::new(),
-                }
-            } else {
-                // Until the uploader keeps its own jobs, every closed segment awaits upload.
-                let store = open_store(&cfg)?;
-                let filter = SegmentFilter {
-                    state: Some(SegmentState::Closed),
-                    ..Default::default()
-                };
-                let pending = store
-                    .blocking_read(move |db| db.segments(&filter))
-                    .map_err(Failure::runtime)?;
-                let destination = if cfg.upload.destination == Destination::S3 {
-                    "s3"
-                } else {
-                    "dir"
-                };
-                print::Queue {
-                    destination,
-                    pending,
-                    in_flight: Vec::new(),
-                    failed: Vec::new(),
-                }
+            let destination = match cfg.upload.destination {
+                Destination::S3 => "s3",
+                Destination::Dir => "dir",
+                Destination::None => "none",
             };
-            if json {
-                print::json(&queue)
-            } else {
-                print::queue(&queue);
-                Ok(())
+            let mut queue = print::Queue { destination, pending: Vec::new(), in_flight: Vec::new(), failed: Vec::new() };
+            if cfg.upload.destination != Destination::None {
+                let store = open_store(&cfg)?;
+                let jobs = store
+                    .blocking_read(|db| db.jobs(&[JobState::Pending, JobState::Uploading, JobState::Failed]))
+                    .map_err(Failure::runtime)?;
+                for j in jobs {
+                    match j.state {
+                        JobState::Pending => queue.pending.push(j),
+                        JobState::Uploading => queue.in_flight.push(j),
+                        _ => queue.failed.push(j),
+                    }
+                }
             }
+            if json { print::json(&queue) } else { print::queue(&queue); Ok(()) }
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::health::Status;
-use crate::store::SegmentRow;
+use crate::store::{Job, SegmentRow};
 
 pub fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(Failure::runtime)?;
@@ -112,9 +112,9 @@ pub fn segments(rows: &[SegmentRow]) {
 #[derive(Serialize)]
 pub struct Queue {
     pub destination: &'static str,
-    pub pending: Vec<SegmentRow>,
-    pub in_flight: Vec<SegmentRow>,
-    pub failed: Vec<SegmentRow>,
+    pub pending: Vec<Job>,
+    pub in_flight: Vec<Job>,
+    pub failed: Vec<Job>,
 }
 
 pub fn queue(q: &Queue) {
@@ -122,17 +122,19 @@ pub fn queue(q: &Queue) {
         println!("uploads are off (upload.destination = \"none\")");
         return;
     }
-    let total: i64 = q.pending.iter().filter_map(|r| r.bytes).sum();
+    let total: i64 = q.pending.iter().chain(&q.in_flight).map(|j| j.bytes - j.bytes_done).sum();
     println!("destination: {}", q.destination);
-    println!("pending:   {} ({})", q.pending.len(), bytes(total));
+    println!("pending:   {} ({} to send)", q.pending.len() + q.in_flight.len(), bytes(total));
     println!("in flight: {}", q.in_flight.len());
     println!("failed:    {}", q.failed.len());
-    for r in &q.pending {
-        println!(
-            "  pending  {:<12} {}  {}",
-            r.camera,
-            time(Some(r.start)),
-            r.path
-        );
+    for j in &q.in_flight {
+        println!("  uploading {}  {} / {}", j.key, bytes(j.bytes_done), bytes(j.bytes));
+    }
+    for j in &q.pending {
+        let retry = j.last_error.as_deref().map(|e| format!("  (retry #{}: {e})", j.attempts)).unwrap_or_default();
+        println!("  pending   {}  {}{retry}", j.key, bytes(j.bytes));
+    }
+    for j in &q.failed {
+        println!("  failed    {}  {}", j.key, j.last_error.as_deref().unwrap_or("?"));
     }
 }

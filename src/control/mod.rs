@@ -14,6 +14,8 @@ pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::Health;
 use crate::recorder::RecorderHandle;
+use crate::upload::UploaderHandle;
+use command::UploadAction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -40,6 +42,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub struct Dispatcher {
     health: Health,
     recorder: RecorderHandle,
+    uploader: Option<UploaderHandle>,
     allow_reboot: bool,
 }
 
@@ -58,12 +61,8 @@ fn discover_v4l2() -> Vec<serde_json::Value> {
 }
 
 impl Dispatcher {
-    pub fn new(health: Health, recorder: RecorderHandle, allow_reboot: bool) -> Self {
-        Dispatcher {
-            health,
-            recorder,
-            allow_reboot,
-        }
+    pub fn new(health: Health, recorder: RecorderHandle, uploader: Option<UploaderHandle>, allow_reboot: bool) -> Self {
+        Dispatcher { health, recorder, uploader, allow_reboot }
     }
 
     pub async fn handle(&self, command: Command) -> Result<Value, String> {
@@ -75,6 +74,18 @@ impl Dispatcher {
             Command::Record(args) => {
                 self.recorder.set_enabled(&args.camera, args.enabled)?;
                 Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
+            }
+            Command::Upload(args) => {
+                let up = self.uploader.as_ref().ok_or("uploads are off (upload.destination = \"none\")")?;
+                match args.action {
+                    UploadAction::Pause => up.set_paused(true),
+                    UploadAction::Resume => up.set_paused(false),
+                    UploadAction::RetryFailed => {
+                        let n = up.retry_failed().await.map_err(|e| e.to_string())?;
+                        return Ok(serde_json::json!({ "retrying": n }));
+                    }
+                }
+                Ok(serde_json::json!({ "paused": up.is_paused() }))
             }
             Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
             Command::Reboot => {

@@ -37,6 +37,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Control(#[from] ControlError),
+    #[error("{0}")]
+    Upload(String),
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
 }
@@ -83,11 +85,9 @@ impl Daemon {
 
         let recorder =
             crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
-        let dispatcher = Dispatcher::new(
-            health.clone(),
-            recorder.clone(),
-            cfg.device.allow_remote_reboot,
-        );
+        let uploader = crate::upload::spawn(&cfg, store.clone(), health.clone(), Some(recorder.subscribe()), &cancel, &mut tasks)
+            .map_err(DaemonError::Upload)?;
+        let dispatcher = Dispatcher::new(health.clone(), recorder.clone(), uploader, cfg.device.allow_remote_reboot);
         if cfg.mqtt.url.is_some() {
             let (c, d, h, s) = (
                 cancel.clone(),

@@ -23,6 +23,9 @@ use crate::store::{CameraSummary, Store, StoreError};
 use alerts::{Alert, Alerts, Change, Observation, Thresholds};
 use system::SystemMetrics;
 
+/// (pending, pending bytes, oldest pending, uploading, failed, uploaded in 24 h).
+type QueueSummary = (i64, i64, Option<DateTime<Utc>>, i64, i64, i64);
+
 /// `state.cameras.<name>.state` in the MQTT contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,11 +191,8 @@ impl Health {
 
     pub async fn status(&self) -> Result<Status, StoreError> {
         let summaries = self.store.read(|db| db.camera_summaries()).await?;
-        let pending = if self.uploads {
-            Some(self.store.read(|db| db.pending_summary()).await?)
-        } else {
-            None
-        };
+        let now = Utc::now();
+        let pending = if self.uploads { Some(self.store.read(move |db| db.queue_summary(now)).await?) } else { None };
         let live = self.cameras.lock().map(|c| c.clone()).unwrap_or_default();
         let mut status = assemble(
             &self.device_id,
@@ -277,8 +277,9 @@ pub async fn monitor(health: Health, cancel: CancellationToken) -> Result<(), St
 /// store.
 pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
     let summaries = store.blocking_read(|db| db.camera_summaries())?;
+    let now = Utc::now();
     let pending = if cfg.upload.destination != Destination::None {
-        Some(store.blocking_read(|db| db.pending_summary())?)
+        Some(store.blocking_read(move |db| db.queue_summary(now))?)
     } else {
         None
     };
@@ -300,7 +301,7 @@ fn assemble(
     source: &str,
     live: &BTreeMap<String, CameraLive>,
     mut summaries: BTreeMap<String, CameraSummary>,
-    pending: Option<(i64, i64, Option<DateTime<Utc>>)>,
+    pending: Option<QueueSummary>,
     relay_enabled: bool,
 ) -> Status {
     let cameras = live
@@ -320,12 +321,13 @@ fn assemble(
             (name.clone(), st)
         })
         .collect();
-    // Until the uploader keeps its own jobs, every closed segment awaits upload.
-    let queue = pending.map_or_else(QueueStatus::default, |(n, bytes, oldest)| QueueStatus {
-        pending: n,
-        pending_bytes: bytes,
+    let queue = pending.map_or_else(QueueStatus::default, |(pending, pending_bytes, oldest, uploading, failed, uploaded_24h)| QueueStatus {
+        pending,
+        pending_bytes,
         oldest_pending_age_s: oldest.map(|t| (Utc::now() - t).num_seconds().max(0)),
-        ..Default::default()
+        uploading,
+        failed,
+        uploaded_24h,
     });
     let relay = RelayStatus {
         state: if relay_enabled { "stopped" } else { "disabled" }.to_string(),

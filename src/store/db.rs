@@ -145,15 +145,6 @@ impl Db {
         Ok(ms.map(from_ms))
     }
 
-    /// Closed segments awaiting upload: (count, bytes, start of the oldest).
-    pub fn pending_summary(&self) -> Result<(i64, i64, Option<DateTime<Utc>>), StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT count(*), coalesce(sum(bytes), 0), min(start_ms) FROM segment WHERE state = 'closed'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?.map(from_ms))),
-        )?)
-    }
-
     pub fn end_segment(&self, id: i64, end: &SegmentEnd) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(

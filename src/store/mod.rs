@@ -14,6 +14,7 @@
 
 mod db;
 mod error;
+mod jobs;
 mod model;
 pub mod schema;
 
@@ -29,14 +30,15 @@ use tokio::sync::oneshot;
 
 pub use db::Db;
 pub use error::StoreError;
+pub use jobs::{Job, JobState, PartRow, Unqueued};
 pub use model::*;
 
 /// Runs against the connection, replies to its caller, and says whether it succeeded.
-type Job = Box<dyn FnOnce(&Db) -> bool + Send>;
+type Task = Box<dyn FnOnce(&Db) -> bool + Send>;
 
 enum Msg {
-    Read(Job),
-    Write(Job),
+    Read(Task),
+    Write(Task),
     /// Reply at the next commit (immediately when nothing is pending).
     Durable(oneshot::Sender<Result<(), String>>),
     /// Commit now, then reply.
@@ -165,7 +167,7 @@ impl Store {
         f: impl FnOnce(&Db) -> Result<R, StoreError> + Send + 'static,
     ) -> oneshot::Receiver<Result<R, StoreError>> {
         let (reply, rx) = oneshot::channel();
-        let job: Job = Box::new(move |db| {
+        let job: Task = Box::new(move |db| {
             let result = f(db);
             let ok = result.is_ok();
             let _ = reply.send(result);
@@ -346,7 +348,7 @@ impl Owner {
         self.commit();
     }
 
-    fn write(&mut self, job: Job) {
+    fn write(&mut self, job: Task) {
         if self.batch_started.is_none() {
             match self.db.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => self.batch_started = Some(Instant::now()),

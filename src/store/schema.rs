@@ -13,10 +13,11 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "cameras and segments",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "cameras and segments",
+        sql: r#"
         CREATE TABLE camera (
             id          INTEGER PRIMARY KEY,
             name        TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 32),
@@ -45,7 +46,47 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX segment_camera_start ON segment (camera_id, start_ms);
         CREATE INDEX segment_start ON segment (start_ms);
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "upload jobs and their committed multipart parts",
+        sql: r#"
+        CREATE TABLE upload_job (
+            id              INTEGER PRIMARY KEY,
+            segment_id      INTEGER UNIQUE REFERENCES segment (id),
+            -- relative to data_dir
+            path            TEXT NOT NULL,
+            object_key      TEXT NOT NULL,
+            bytes           INTEGER NOT NULL CHECK (bytes >= 0),
+            -- higher goes first: clips and snapshots before continuous footage
+            priority        INTEGER NOT NULL DEFAULT 0,
+            state           TEXT NOT NULL CHECK (state IN ('pending', 'uploading', 'done', 'failed')),
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+            last_error      TEXT,
+            -- the open multipart upload, and the part size it was started with
+            upload_id       TEXT,
+            part_size       INTEGER CHECK (part_size IS NULL OR part_size >= 5242880),
+            bytes_done      INTEGER NOT NULL DEFAULT 0,
+            created_ms      INTEGER NOT NULL,
+            done_ms         INTEGER,
+            -- the ETag a HEAD confirmed after the upload
+            etag            TEXT,
+            CHECK (state != 'done' OR etag IS NOT NULL)
+        ) STRICT;
+        CREATE INDEX upload_job_next ON upload_job (state, priority DESC, next_attempt_ms);
+
+        CREATE TABLE upload_part (
+            job_id      INTEGER NOT NULL REFERENCES upload_job (id) ON DELETE CASCADE,
+            part_number INTEGER NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+            size        INTEGER NOT NULL CHECK (size > 0),
+            md5_hex     TEXT NOT NULL CHECK (length(md5_hex) = 32),
+            etag        TEXT NOT NULL,
+            PRIMARY KEY (job_id, part_number)
+        ) STRICT;
+    "#,
+    },
+];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 

@@ -290,3 +290,190 @@ pub fn probe(path: &Path) -> Option<(f64, f64)> {
         .fold(f64::NEG_INFINITY, f64::max);
     (pts.len() > 1).then_some((duration, last - first))
 }
+
+/// A single-node Garage (S3) on loopback, with one bucket and one key.
+pub struct Garage {
+    child: Child,
+    conf: PathBuf,
+    pub port: u16,
+    pub key_id: String,
+    pub secret: String,
+    pub bucket: String,
+}
+
+impl Garage {
+    pub fn start(dir: &Path) -> Garage {
+        let (rpc, api, admin) = (free_port(), free_port(), free_port());
+        let conf = dir.join("garage.toml");
+        write(
+            &conf,
+            &format!(
+                "metadata_dir = \"{0}/meta\"\ndata_dir = \"{0}/data\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
+                 rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\n\
+                 rpc_secret = \"{1}\"\n[s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{api}\"\n\
+                 root_domain = \".s3.garage.localhost\"\n[admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\nadmin_token = \"{1}\"\n",
+                dir.display(),
+                "ab".repeat(32)
+            ),
+        );
+        let child = Command::new("garage").arg("-c").arg(&conf).arg("server").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start garage (make test installs it)");
+        let g = |args: &[&str]| -> String {
+            let out = Command::new("garage").arg("-c").arg(&conf).args(args).output().unwrap();
+            assert!(out.status.success(), "garage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        wait_for("garage rpc", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", rpc)).is_ok());
+        let mut node = String::new();
+        wait_for("garage node id", Duration::from_secs(20), || {
+            let out = Command::new("garage").arg("-c").arg(&conf).args(["node", "id", "-q"]).output().unwrap();
+            node = String::from_utf8_lossy(&out.stdout).trim().split('@').next().unwrap_or("").to_string();
+            out.status.success() && !node.is_empty()
+        });
+        g(&["layout", "assign", "-z", "dc1", "-c", "5G", &node]);
+        g(&["layout", "apply", "--version", "1"]);
+        let key_id = format!("GK{}", "0123456789abcdef01234567");
+        let secret = "c0ffee".repeat(10) + "c0ff";
+        g(&["key", "import", "--yes", "-n", "test", &key_id, &secret]);
+        g(&["bucket", "create", "footage"]);
+        g(&["bucket", "allow", "--read", "--write", "--owner", "footage", "--key", "test"]);
+        wait_for("garage s3 api", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+        Garage { child, conf, port: api, key_id, secret, bucket: "footage".into() }
+    }
+
+    /// The `[upload]` section pointing camvault at this Garage (or at `port`, a proxy).
+    pub fn upload_section(&self, port: u16, extra: &str) -> String {
+        format!(
+            "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nregion = \"us-east-1\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n{extra}\n",
+            self.bucket, self.key_id, self.secret
+        )
+    }
+
+    /// Runs tests/support/s3tool.py (boto3) against this Garage.
+    pub fn tool(&self, args: &[&str]) -> String {
+        let out = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/s3tool.py"))
+            .args([&format!("http://127.0.0.1:{}", self.port), &self.key_id, &self.secret, &self.bucket])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "s3tool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn conf(&self) -> &Path {
+        &self.conf
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request the proxy saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: std::time::Instant,
+    pub method: String,
+    pub target: String,
+    pub fault: Option<&'static str>,
+}
+
+/// An HTTP proxy in front of an S3 server that fails a share of requests: 500, 503 SlowDown,
+/// or a connection reset in the middle of the request body. Logs every request.
+pub struct FaultProxy {
+    pub port: u16,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl FaultProxy {
+    /// `fail_per_mille` of requests get a fault.
+    pub fn start(upstream: u16, fail_per_mille: u32) -> FaultProxy {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+            for conn in listener.incoming().flatten() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let roll = (seed % 1000) as u32;
+                let kind = if roll < fail_per_mille { Some(["500", "503", "reset"][(seed / 1000 % 3) as usize]) } else { None };
+                let log = l2.clone();
+                std::thread::spawn(move || {
+                    let mut client = conn;
+                    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let mut first = text.lines().next().unwrap_or("").split_whitespace();
+                    let (method, target) = (first.next().unwrap_or("").to_string(), first.next().unwrap_or("").to_string());
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0);
+                    log.lock().unwrap().push(Seen { at: std::time::Instant::now(), method: method.clone(), target, fault: kind });
+                    let mut body = vec![0u8; len];
+                    if kind == Some("reset") {
+                        // Read half the body, then drop the connection with a RST.
+                        let _ = client.read_exact(&mut body[..len / 2]);
+                        linger_zero(&client);
+                        drop(client);
+                        return;
+                    }
+                    if client.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Some(code) = kind {
+                        let (status, xml_code) = if code == "500" { ("500 Internal Server Error", "InternalError") } else { ("503 Slow Down", "SlowDown") };
+                        let xml = format!("<?xml version=\"1.0\"?><Error><Code>{xml_code}</Code><Message>injected</Message></Error>");
+                        let _ = write!(client, "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}", xml.len());
+                        return;
+                    }
+                    let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { return };
+                    // One request per connection: keep-alive off on both sides.
+                    let head = text.replace("\r\nconnection: keep-alive", "").replace("\r\nConnection: keep-alive", "");
+                    let head = head.trim_end_matches("\r\n\r\n").to_string() + "\r\nConnection: close\r\n\r\n";
+                    if up.write_all(head.as_bytes()).is_err() || up.write_all(&body).is_err() {
+                        return;
+                    }
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    let _ = client.write_all(&resp);
+                });
+            }
+        });
+        FaultProxy { port, log }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// Sets SO_LINGER to zero so closing sends a RST, like a connection cut mid-body.
+fn linger_zero(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Linger {
+        onoff: i32,
+        linger: i32,
+    }
+    unsafe extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, val: *const Linger, len: u32) -> i32;
+    }
+    let l = Linger { onoff: 1, linger: 0 };
+    // SOL_SOCKET = 1, SO_LINGER = 13 on Linux.
+    unsafe { setsockopt(s.as_raw_fd(), 1, 13, &l, std::mem::size_of::<Linger>() as u32) };
+}

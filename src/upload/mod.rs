@@ -1,0 +1,132 @@
+//! The uploader: turns closed segments into upload jobs in the store and uploads them, one
+//! job at a time with `concurrency` parts in flight, to S3 (resumable signed multipart) or a
+//! folder. A job is done only after the destination confirms size and checksum.
+
+pub mod bandwidth;
+mod dir;
+pub mod plan;
+pub mod s3;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Destination};
+use crate::daemon::supervisor::{Backoff, supervise};
+use crate::health::Health;
+use crate::store::{Store, StoreError};
+pub use s3::S3Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("local file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Permanent(String),
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl UploadError {
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            UploadError::S3(e) => e.is_permanent(),
+            UploadError::Permanent(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Pause, resume and retry-failed, for the control socket and MQTT.
+#[derive(Clone)]
+pub struct UploaderHandle {
+    paused: watch::Sender<bool>,
+    store: Store,
+    wake: Arc<Notify>,
+}
+
+impl UploaderHandle {
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+        self.wake.notify_one();
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    pub async fn retry_failed(&self) -> Result<usize, StoreError> {
+        let n = self.store.write(|db| db.retry_failed()).await?;
+        self.store.flush().await?;
+        self.wake.notify_one();
+        Ok(n)
+    }
+}
+
+pub(crate) struct Ctx {
+    pub cfg: Config,
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub health: Health,
+    pub paused: watch::Receiver<bool>,
+    pub wake: Arc<Notify>,
+    pub s3: Option<s3::S3>,
+}
+
+/// Starts the uploader when a destination is configured.
+pub fn spawn(
+    cfg: &Config,
+    store: Store,
+    health: Health,
+    segments: Option<tokio::sync::broadcast::Receiver<crate::recorder::SegmentEvent>>,
+    cancel: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Result<Option<UploaderHandle>, String> {
+    if cfg.upload.destination == Destination::None {
+        return Ok(None);
+    }
+    let limiter = bandwidth::Limiter::new(cfg.upload.bandwidth_limit.bytes_per_second());
+    let skew = Arc::new(AtomicI64::new(test_clock_skew_ms()));
+    let s3 = match cfg.upload.destination {
+        Destination::S3 => Some(s3::S3::new(&cfg.upload, limiter, skew)?),
+        _ => None,
+    };
+    let (paused_tx, paused) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let ctx = Arc::new(Ctx { cfg: cfg.clone(), data_dir: cfg.device.data_dir.clone(), store: store.clone(), health, paused, wake: wake.clone(), s3 });
+    if let Some(mut rx) = segments {
+        // A closed segment wakes the uploader at once instead of at its next scan.
+        let (w, c) = (wake.clone(), cancel.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => return,
+                    r = rx.recv() => match r {
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => w.notify_one(),
+                        Err(_) => return,
+                    },
+                }
+            }
+        });
+    }
+    let c = cancel.clone();
+    tasks.spawn(async move {
+        supervise("uploader", c, Backoff::default(), move |tok| worker::run(ctx.clone(), tok)).await;
+    });
+    Ok(Some(UploaderHandle { paused: paused_tx, store, wake }))
+}
+
+/// A test seam: `CV_TEST_CLOCK_SKEW_S` pretends our clock is that many seconds behind the
+/// truth (as a Pi without RTC is before NTP), so the correction can be tested end to end.
+fn test_clock_skew_ms() -> i64 {
+    std::env::var("CV_TEST_CLOCK_SKEW_S").ok().and_then(|s| s.parse::<i64>().ok()).map_or(0, |s| -s * 1000)
+}

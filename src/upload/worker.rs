@@ -1,0 +1,303 @@
+//! The upload loop: `run()` takes the next due job and `upload()`s it, recording the outcome.
+
+use std::collections::HashSet;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::{self, PartPlan};
+use super::s3::{Body, S3};
+use super::{Ctx, UploadError};
+use crate::config::Destination;
+use crate::events::Event;
+use crate::store::{Job, PartRow};
+
+/// How often the queue is scanned for closed segments without a job, at the latest.
+const SCAN_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadError> {
+    if let Some(s3) = &ctx.s3
+        && let Err(e) = abort_orphans(&ctx, s3).await
+    {
+        tracing::warn!(error = %e, "upload: could not look for abandoned multipart uploads");
+    }
+    let mut paused = ctx.paused.clone();
+    loop {
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = paused.changed() => continue,
+            }
+        }
+        enqueue_new_segments(&ctx).await?;
+        let now = Utc::now();
+        let Some(job) = ctx.store.read(move |db| db.next_job(now)).await? else {
+            let due = ctx.store.read(|db| db.next_due()).await?;
+            let wait = due.map_or(SCAN_EVERY, |d| (d - Utc::now()).to_std().unwrap_or_default().min(SCAN_EVERY));
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = ctx.wake.notified() => {}
+                _ = paused.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        };
+        let outcome = tokio::select! {
+            // Abandoned mid-way: what was committed stays committed; the rest resumes later.
+            _ = cancel.cancelled() => return Ok(()),
+            r = upload(&ctx, &job) => r,
+        };
+        record(&ctx, &job, outcome).await?;
+    }
+}
+
+async fn record(ctx: &Ctx, job: &Job, outcome: Result<String, UploadError>) -> Result<(), UploadError> {
+    let id = job.id;
+    match outcome {
+        Ok(etag) => {
+            let now = Utc::now();
+            ctx.store.write(move |db| db.job_done(id, &etag, now)).await?;
+            // Retention may delete the local file once this is durable: make it so now.
+            ctx.store.flush().await?;
+            tracing::info!(key = %job.key, bytes = job.bytes, "uploaded and verified");
+            ctx.health.events().emit(Event::new("upload.done", json!({ "key": job.key, "path": job.path, "bytes": job.bytes })));
+        }
+        Err(e) => {
+            let permanent = e.is_permanent();
+            let message = e.to_string();
+            let next = (!permanent).then(|| {
+                let seed = (job.id as u64).wrapping_mul(0x9E37_79B9) ^ Utc::now().timestamp_subsec_nanos() as u64;
+                Utc::now() + chrono::Duration::from_std(plan::retry_delay(job.attempts + 1, seed)).unwrap_or_default()
+            });
+            let m = message.clone();
+            ctx.store.write(move |db| db.job_failed(id, &m, next)).await?;
+            if permanent {
+                ctx.store.flush().await?;
+                tracing::error!(key = %job.key, error = %message, "upload failed for good; `upload retry-failed` tries again");
+                ctx.health.events().emit(Event::new("upload.failed", json!({ "key": job.key, "path": job.path, "error": message })));
+            } else {
+                tracing::warn!(key = %job.key, attempt = job.attempts + 1, error = %message, "upload attempt failed; will retry");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every closed segment without a job gets one (the scan makes this crash-proof: a segment
+/// whose event was missed is found here).
+async fn enqueue_new_segments(ctx: &Ctx) -> Result<(), UploadError> {
+    let template = ctx.cfg.upload.key_template.clone();
+    let device = ctx.cfg.device.id.clone();
+    let n = ctx
+        .store
+        .write(move |db| {
+            let segs = db.unqueued_segments(500)?;
+            let now = Utc::now();
+            for s in &segs {
+                let file = s.path.rsplit('/').next().unwrap_or(&s.path);
+                let key = plan::render_key(&template, &device, &s.camera, s.start, file);
+                db.enqueue(Some(s.segment_id), &s.path, &key, s.bytes, 0, now)?;
+            }
+            Ok(segs.len())
+        })
+        .await?;
+    if n > 0 {
+        tracing::debug!(jobs = n, "upload: queued");
+    }
+    Ok(())
+}
+
+async fn upload(ctx: &Arc<Ctx>, job: &Job) -> Result<String, UploadError> {
+    let path = ctx.data_dir.join(&job.path);
+    let size = match tokio::fs::metadata(&path).await {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UploadError::Permanent(format!("{} is gone from the disk", job.path)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match (&ctx.s3, ctx.cfg.upload.destination) {
+        (Some(s3), Destination::S3) => upload_s3(ctx, s3, job, &path, size).await,
+        _ => {
+            let dir = ctx.cfg.upload.dir.clone().unwrap_or_default();
+            let key = job.key.clone();
+            tokio::task::spawn_blocking(move || super::dir::copy(&path, &dir, &key))
+                .await
+                .map_err(|e| UploadError::Retry(e.to_string()))?
+                .map_err(UploadError::from)
+        }
+    }
+}
+
+async fn read_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Bytes, UploadError> {
+    let p = path.to_path_buf();
+    let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let f = std::fs::File::open(p)?;
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    })
+    .await
+    .map_err(|e| UploadError::Retry(e.to_string()))??;
+    Ok(Bytes::from(data))
+}
+
+/// Confirms the object is the file: its size, and its ETag when the server gives one.
+async fn verify(s3: &S3, key: &str, size: u64, etag: &str) -> Result<String, UploadError> {
+    let (got_size, got_etag) = s3.head(key).await?;
+    if got_size != size {
+        return Err(UploadError::Retry(format!("after upload the object has {got_size} bytes, the file {size}")));
+    }
+    if !got_etag.is_empty() && !plan::same_etag(&got_etag, etag) {
+        return Err(UploadError::Retry(format!("after upload the object's ETag is {got_etag}, expected {etag}")));
+    }
+    Ok(etag.to_string())
+}
+
+async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, size: u64) -> Result<String, UploadError> {
+    let part_size = job.part_size.map_or_else(|| plan::part_size(size, ctx.cfg.upload.part_size_mib), |p| p as u64);
+    if job.upload_id.is_none() && !plan::uses_multipart(size, part_size) {
+        let data = read_range(path, 0, size).await?;
+        let body = Body::new(data);
+        let md5 = body.md5_hex();
+        // Already there (the last attempt uploaded it but did not live to record it)?
+        if let Ok((s, e)) = s3.head(&job.key).await
+            && s == size
+            && plan::same_etag(&e, &md5)
+        {
+            return Ok(md5);
+        }
+        let etag = s3.put_object(&job.key, &body).await?;
+        if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
+            return Err(UploadError::Retry(format!("the server stored ETag {etag} for a body with MD5 {md5}")));
+        }
+        return verify(s3, &job.key, size, &md5).await;
+    }
+
+    let upload_id = match &job.upload_id {
+        Some(id) => id.clone(),
+        None => {
+            let id = s3.create_multipart(&job.key).await?;
+            let (jid, uid) = (job.id, id.clone());
+            ctx.store.write(move |db| db.start_multipart(jid, &uid, part_size as i64)).await?;
+            ctx.store.flush().await?;
+            id
+        }
+    };
+    let numbers = plan::parts(size, part_size);
+    let jid = job.id;
+    let stored = ctx.store.read(move |db| db.parts(jid)).await?;
+    let server = match s3.list_parts(&job.key, &upload_id).await {
+        Ok(p) => p,
+        Err(e) if e.is_no_such_upload() => {
+            // Completed by an attempt that died before recording it, or expired.
+            let expected = complete_etag(&stored, numbers.len());
+            if let (Some(etag), Ok((s, e))) = (&expected, s3.head(&job.key).await)
+                && s == size
+                && plan::same_etag(&e, etag)
+            {
+                return Ok(etag.clone());
+            }
+            ctx.store.write(move |db| db.reset_multipart(jid)).await?;
+            ctx.store.flush().await?;
+            return Err(UploadError::Retry("the multipart upload is gone (expired?); starting over".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let decisions = plan::reconcile(&numbers.iter().map(|p| p.0).collect::<Vec<_>>(), &stored, &server);
+    let slots = Arc::new(Semaphore::new(ctx.cfg.upload.concurrency as usize));
+    let mut set: JoinSet<Result<(), UploadError>> = JoinSet::new();
+    for (n, decision) in decisions {
+        if decision == PartPlan::Done {
+            continue;
+        }
+        let (_, offset, len) = numbers[(n - 1) as usize];
+        let permit = slots.clone().acquire_owned().await.map_err(|e| UploadError::Retry(e.to_string()))?;
+        let data = read_range(path, offset, len).await?;
+        let body = Body::new(data);
+        let md5 = body.md5_hex();
+        if let PartPlan::Verify { etag } = &decision
+            && plan::same_etag(etag, &md5)
+        {
+            // The server has exactly our bytes: adopt the part, do not send it again.
+            let row = PartRow { number: n, size: len as i64, md5_hex: md5, etag: etag.clone() };
+            ctx.store.write(move |db| db.commit_part(jid, &row)).await?;
+            continue;
+        }
+        let (c, key, uid) = (ctx.clone(), job.key.clone(), upload_id.clone());
+        set.spawn(async move {
+            let etag = part_upload(&c, &key, &uid, n, body).await?;
+            // Committed as it completes; a crash from here on never sends this part again.
+            let row = PartRow { number: n, size: len as i64, md5_hex: md5, etag };
+            c.store.write(move |db| db.commit_part(jid, &row)).await?;
+            drop(permit);
+            Ok(())
+        });
+        // Fail fast: a part that failed stops the others from starting.
+        while let Some(r) = set.try_join_next() {
+            r.map_err(|e| UploadError::Retry(e.to_string()))??;
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| UploadError::Retry(e.to_string()))??;
+    }
+    let parts = ctx.store.read(move |db| db.parts(jid)).await?;
+    if parts.len() != numbers.len() {
+        return Err(UploadError::Retry(format!("{} of {} parts recorded", parts.len(), numbers.len())));
+    }
+    let list: Vec<(i64, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
+    let expected = complete_etag(&parts, numbers.len()).unwrap_or_default();
+    if let Err(e) = s3.complete(&job.key, &upload_id, &list).await {
+        // A complete whose answer was lost: the object may already be whole.
+        if let Ok((s, etag)) = s3.head(&job.key).await
+            && s == size
+            && plan::same_etag(&etag, &expected)
+        {
+            return Ok(expected);
+        }
+        return Err(e.into());
+    }
+    verify(s3, &job.key, size, &expected).await
+}
+
+async fn part_upload(ctx: &Ctx, key: &str, upload_id: &str, n: i64, body: Body) -> Result<String, UploadError> {
+    let s3 = ctx.s3.as_ref().expect("s3 destination");
+    let md5 = body.md5_hex();
+    let etag = s3.upload_part(key, upload_id, n, &body).await?;
+    if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
+        return Err(UploadError::Retry(format!("part {n}: the server stored ETag {etag} for MD5 {md5}")));
+    }
+    Ok(format!("\"{md5}\""))
+}
+
+/// The ETag the completed object must have, when every part is known.
+fn complete_etag(parts: &[PartRow], count: usize) -> Option<String> {
+    (parts.len() == count && count > 0).then(|| plan::multipart_etag(&parts.iter().map(|p| p.md5_hex.clone()).collect::<Vec<_>>()))
+}
+
+/// Aborts multipart uploads under our prefix that no job owns (left by a crash between
+/// creating an upload and recording it, or by a job since reset).
+async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
+    let prefix = plan::static_prefix(&ctx.cfg.upload.key_template).to_string();
+    let (ids, keys) = ctx.store.read(|db| db.owned_uploads()).await?;
+    let (ids, keys): (HashSet<String>, HashSet<String>) = (ids.into_iter().collect(), keys.into_iter().collect());
+    for (key, id) in s3.list_uploads(&prefix).await? {
+        // With no fixed prefix, only keys our own jobs use are ours to clean.
+        let ours = !prefix.is_empty() || keys.contains(&key);
+        if ours && !ids.contains(&id) {
+            tracing::info!(%key, "upload: aborting an abandoned multipart upload");
+            s3.abort(&key, &id).await?;
+        }
+    }
+    Ok(())
+}
