@@ -424,7 +424,10 @@ fn segments_and_queue_list_the_store() {
     );
     let human = run(camvault().arg("--config").arg(&cfg).arg("queue"));
     assert!(
-        human.stdout.contains("pending:   1 (1.0 MiB to send)") && human.stdout.contains("failed    2026/01/24/back/1.mp4  HTTP 403"),
+        human.stdout.contains("pending:   1 (1.0 MiB to send)")
+            && human
+                .stdout
+                .contains("failed    2026/01/24/back/1.mp4  HTTP 403"),
         "{}",
         human.stdout
     );

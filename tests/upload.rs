@@ -15,14 +15,24 @@ use camvault::store::{SegmentEnd, SegmentState, Store};
 use common::*;
 
 fn status(cfg: &Path) -> Value {
-    let r = run(camvault().arg("--config").arg(cfg).args(["status", "--json"]));
+    let r = run(camvault()
+        .arg("--config")
+        .arg(cfg)
+        .args(["status", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap()
 }
 
 fn md5_file(path: &Path) -> String {
-    let out = std::process::Command::new("md5sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    let out = std::process::Command::new("md5sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Writes `bytes` of pseudo-random data (incompressible, distinct per seed).
@@ -56,7 +66,12 @@ fn queue_files(data: &Path, sizes: &[usize]) -> Vec<(String, PathBuf)> {
         store
             .blocking_write(move |db| {
                 db.sync_cameras(&[("front".into(), SourceKind::Test, true)], t0)?;
-                let end = SegmentEnd { end: start + chrono::Duration::minutes(10), duration_ms: 600_000, bytes: size as i64, state: SegmentState::Closed };
+                let end = SegmentEnd {
+                    end: start + chrono::Duration::minutes(10),
+                    duration_ms: 600_000,
+                    bytes: size as i64,
+                    state: SegmentState::Closed,
+                };
                 db.insert_closed_segment("front", &r, &end, start)
             })
             .unwrap();
@@ -67,7 +82,9 @@ fn queue_files(data: &Path, sizes: &[usize]) -> Vec<(String, PathBuf)> {
 }
 
 fn wait_uploaded(cfg: &Path, n: i64, timeout: Duration) {
-    wait_for(&format!("{n} verified uploads"), timeout, || status(cfg)["queue"]["uploaded_24h"].as_i64() >= Some(n));
+    wait_for(&format!("{n} verified uploads"), timeout, || {
+        status(cfg)["queue"]["uploaded_24h"].as_i64() >= Some(n)
+    });
 }
 
 fn objects(garage: &Garage) -> Vec<(String, u64)> {
@@ -87,7 +104,10 @@ fn recorded_segments_reach_s3_byte_identical_and_once() {
     let garage = Garage::start(&dir.path().join("garage"));
     let proxy = FaultProxy::start(garage.port, 0);
     let data = dir.path().join("data");
-    let extra = format!("[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n{}", garage.upload_section(proxy.port, ""));
+    let extra = format!(
+        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n{}",
+        garage.upload_section(proxy.port, "")
+    );
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[]);
     wait_uploaded(&cfg, 3, Duration::from_secs(60));
@@ -95,17 +115,33 @@ fn recorded_segments_reach_s3_byte_identical_and_once() {
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 
     let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
-    let done = store.blocking_read(|db| db.jobs(&[camvault::store::JobState::Done])).unwrap();
+    let done = store
+        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
+        .unwrap();
     assert!(done.len() >= 3);
     let objs = objects(&garage);
     for job in &done {
-        assert!(job.key.starts_with(&Utc::now().format("%Y/%m/%d/front/front_").to_string()), "key template: {}", job.key);
+        assert!(
+            job.key
+                .starts_with(&Utc::now().format("%Y/%m/%d/front/front_").to_string()),
+            "key template: {}",
+            job.key
+        );
         let local = data.join(&job.path);
         let got: Vec<_> = objs.iter().filter(|(k, _)| *k == job.key).collect();
         assert_eq!(got.len(), 1, "{} is in the bucket once", job.key);
         assert_eq!(got[0].1, std::fs::metadata(&local).unwrap().len());
-        assert_eq!(garage.tool(&["md5", &job.key]).trim(), md5_file(&local), "{} byte-identical", job.key);
-        let puts = proxy.seen().iter().filter(|s| s.method == "PUT" && s.target.contains(job.key.rsplit('/').next().unwrap())).count();
+        assert_eq!(
+            garage.tool(&["md5", &job.key]).trim(),
+            md5_file(&local),
+            "{} byte-identical",
+            job.key
+        );
+        let puts = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.method == "PUT" && s.target.contains(job.key.rsplit('/').next().unwrap()))
+            .count();
         assert_eq!(puts, 1, "{} was sent once", job.key);
     }
     assert_eq!(objs.len(), done.len(), "nothing else in the bucket");
@@ -120,20 +156,38 @@ fn kill_9_during_a_300_mb_multipart_upload_never_resends_a_committed_part() {
     let files = queue_files(&data, &[300 * 1024 * 1024]);
     let (key, local) = files[0].clone();
     // 20 MiB/s: 15 s of sending, so the kills land all through the upload.
-    let cfg = config(dir.path(), &garage.upload_section(proxy.port, "bandwidth_limit = \"20MiB/s\"\npart_size_mib = 8\nconcurrency = 2"));
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(
+            proxy.port,
+            "bandwidth_limit = \"20MiB/s\"\npart_size_mib = 8\nconcurrency = 2",
+        ),
+    );
     let db = data.join("camvault.db");
     let committed = |db: &Path| -> (Option<String>, Vec<i64>) {
-        let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let id: Option<String> = conn.query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0)).unwrap_or(None);
-        let mut stmt = conn.prepare("SELECT part_number FROM upload_part ORDER BY part_number").unwrap();
-        let parts = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let id: Option<String> = conn
+            .query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0))
+            .unwrap_or(None);
+        let mut stmt = conn
+            .prepare("SELECT part_number FROM upload_part ORDER BY part_number")
+            .unwrap();
+        let parts = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         (id, parts)
     };
     let mut x: u64 = 0x1234_5678;
     let mut checkpoints = Vec::new();
     for _ in 0..20 {
         let daemon = Daemon::start(&cfg, &data, &[]);
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(300 + (x >> 33) % 900));
         daemon.signal(SIGKILL);
         let _ = daemon.wait(Duration::from_secs(5));
@@ -144,8 +198,16 @@ fn kill_9_during_a_300_mb_multipart_upload_never_resends_a_committed_part() {
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 
-    assert_eq!(garage.tool(&["md5", &key]).trim(), md5_file(&local), "byte-identical after 20 kills");
-    assert_eq!(garage.tool(&["uploads"]).trim(), "", "no multipart upload left open");
+    assert_eq!(
+        garage.tool(&["md5", &key]).trim(),
+        md5_file(&local),
+        "byte-identical after 20 kills"
+    );
+    assert_eq!(
+        garage.tool(&["uploads"]).trim(),
+        "",
+        "no multipart upload left open"
+    );
     let seen = proxy.seen();
     let mut resumed_with_parts = 0;
     for (at, (upload_id, parts)) in &checkpoints {
@@ -153,13 +215,30 @@ fn kill_9_during_a_300_mb_multipart_upload_never_resends_a_committed_part() {
         if !parts.is_empty() {
             resumed_with_parts += 1;
         }
-        for s in seen.iter().filter(|s| s.at > *at && s.method == "PUT" && s.target.contains(&format!("uploadId={upload_id}"))) {
-            let n: i64 = s.target.split("partNumber=").nth(1).and_then(|v| v.split('&').next()).and_then(|v| v.parse().ok()).unwrap();
-            assert!(!parts.contains(&n), "part {n} was committed before a kill and sent again after it");
+        for s in seen.iter().filter(|s| {
+            s.at > *at && s.method == "PUT" && s.target.contains(&format!("uploadId={upload_id}"))
+        }) {
+            let n: i64 = s
+                .target
+                .split("partNumber=")
+                .nth(1)
+                .and_then(|v| v.split('&').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            assert!(
+                !parts.contains(&n),
+                "part {n} was committed before a kill and sent again after it"
+            );
         }
     }
-    assert!(resumed_with_parts >= 5, "kills landed mid-upload: {resumed_with_parts}");
-    let part_puts = seen.iter().filter(|s| s.method == "PUT" && s.target.contains("partNumber=")).count();
+    assert!(
+        resumed_with_parts >= 5,
+        "kills landed mid-upload: {resumed_with_parts}"
+    );
+    let part_puts = seen
+        .iter()
+        .filter(|s| s.method == "PUT" && s.target.contains("partNumber="))
+        .count();
     eprintln!("{part_puts} part PUTs for 38 parts over 21 runs");
 }
 
@@ -170,13 +249,19 @@ fn a_flaky_server_loses_nothing_and_duplicates_nothing() {
     let proxy = FaultProxy::start(garage.port, 200);
     let data = dir.path().join("data");
     let files = queue_files(&data, &[100_000, 3 << 20, 9 << 20, 17 << 20, 26 << 20]);
-    let cfg = config(dir.path(), &garage.upload_section(proxy.port, "part_size_mib = 5"));
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(proxy.port, "part_size_mib = 5"),
+    );
     let daemon = Daemon::start(&cfg, &data, &[]);
     wait_uploaded(&cfg, files.len() as i64, Duration::from_secs(180));
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
     let faults = proxy.seen().iter().filter(|s| s.fault.is_some()).count();
-    eprintln!("{faults} of {} requests failed on purpose", proxy.seen().len());
+    eprintln!(
+        "{faults} of {} requests failed on purpose",
+        proxy.seen().len()
+    );
     assert!(faults >= 5);
     let objs = objects(&garage);
     assert_eq!(objs.len(), files.len(), "one object per file");
@@ -201,11 +286,21 @@ fn the_folder_destination_gets_whole_files() {
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
     let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
-    let done = store.blocking_read(|db| db.jobs(&[camvault::store::JobState::Done])).unwrap();
+    let done = store
+        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
+        .unwrap();
     for job in &done {
-        assert_eq!(md5_file(&bucket.join(&job.key)), md5_file(&data.join(&job.path)), "{}", job.key);
+        assert_eq!(
+            md5_file(&bucket.join(&job.key)),
+            md5_file(&data.join(&job.path)),
+            "{}",
+            job.key
+        );
     }
-    let stray: Vec<_> = walk(&bucket).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+    let stray: Vec<_> = walk(&bucket)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(stray.is_empty(), "no temporary files left: {stray:?}");
 }
 
@@ -219,4 +314,26 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn the_bandwidth_limit_holds_within_5_percent_over_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let proxy = FaultProxy::start(garage.port, 0);
+    let data = dir.path().join("data");
+    let size = 120 * 1024 * 1024;
+    let files = queue_files(&data, &[size]);
+    let cfg = config(dir.path(), &garage.upload_section(proxy.port, "bandwidth_limit = \"2MiB/s\"\npart_size_mib = 8\nconcurrency = 2"));
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, 1, Duration::from_secs(120));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    let seen = proxy.seen();
+    let first = seen.iter().find(|s| s.target.contains("partNumber=")).unwrap().at;
+    let complete = seen.iter().find(|s| s.method == "POST" && s.target.contains("uploadId=")).unwrap().at;
+    let rate = size as f64 / (complete - first).as_secs_f64() / (1024.0 * 1024.0);
+    eprintln!("{rate:.3} MiB/s over {:?}", complete - first);
+    assert!((1.9..=2.1).contains(&rate), "{rate:.3} MiB/s for a 2 MiB/s limit");
+    assert_eq!(garage.tool(&["md5", &files[0].0]).trim(), md5_file(&files[0].1));
 }

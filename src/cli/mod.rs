@@ -203,11 +203,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 Destination::Dir => "dir",
                 Destination::None => "none",
             };
-            let mut queue = print::Queue { destination, pending: Vec::new(), in_flight: Vec::new(), failed: Vec::new() };
+            let mut queue = print::Queue {
+                destination,
+                pending: Vec::new(),
+                in_flight: Vec::new(),
+                failed: Vec::new(),
+            };
             if cfg.upload.destination != Destination::None {
                 let store = open_store(&cfg)?;
                 let jobs = store
-                    .blocking_read(|db| db.jobs(&[JobState::Pending, JobState::Uploading, JobState::Failed]))
+                    .blocking_read(|db| {
+                        db.jobs(&[JobState::Pending, JobState::Uploading, JobState::Failed])
+                    })
                     .map_err(Failure::runtime)?;
                 for j in jobs {
                     match j.state {
@@ -217,7 +224,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                     }
                 }
             }
-            if json { print::json(&queue) } else { print::queue(&queue); Ok(()) }
+            if json {
+                print::json(&queue)
+            } else {
+                print::queue(&queue);
+                Ok(())
+            }
         }
     }
 }

@@ -122,19 +122,41 @@ pub fn queue(q: &Queue) {
         println!("uploads are off (upload.destination = \"none\")");
         return;
     }
-    let total: i64 = q.pending.iter().chain(&q.in_flight).map(|j| j.bytes - j.bytes_done).sum();
+    let total: i64 = q
+        .pending
+        .iter()
+        .chain(&q.in_flight)
+        .map(|j| j.bytes - j.bytes_done)
+        .sum();
     println!("destination: {}", q.destination);
-    println!("pending:   {} ({} to send)", q.pending.len() + q.in_flight.len(), bytes(total));
+    println!(
+        "pending:   {} ({} to send)",
+        q.pending.len() + q.in_flight.len(),
+        bytes(total)
+    );
     println!("in flight: {}", q.in_flight.len());
     println!("failed:    {}", q.failed.len());
     for j in &q.in_flight {
-        println!("  uploading {}  {} / {}", j.key, bytes(j.bytes_done), bytes(j.bytes));
+        println!(
+            "  uploading {}  {} / {}",
+            j.key,
+            bytes(j.bytes_done),
+            bytes(j.bytes)
+        );
     }
     for j in &q.pending {
-        let retry = j.last_error.as_deref().map(|e| format!("  (retry #{}: {e})", j.attempts)).unwrap_or_default();
+        let retry = j
+            .last_error
+            .as_deref()
+            .map(|e| format!("  (retry #{}: {e})", j.attempts))
+            .unwrap_or_default();
         println!("  pending   {}  {}{retry}", j.key, bytes(j.bytes));
     }
     for j in &q.failed {
-        println!("  failed    {}  {}", j.key, j.last_error.as_deref().unwrap_or("?"));
+        println!(
+            "  failed    {}  {}",
+            j.key,
+            j.last_error.as_deref().unwrap_or("?")
+        );
     }
 }

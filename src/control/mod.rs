@@ -61,8 +61,18 @@ fn discover_v4l2() -> Vec<serde_json::Value> {
 }
 
 impl Dispatcher {
-    pub fn new(health: Health, recorder: RecorderHandle, uploader: Option<UploaderHandle>, allow_reboot: bool) -> Self {
-        Dispatcher { health, recorder, uploader, allow_reboot }
+    pub fn new(
+        health: Health,
+        recorder: RecorderHandle,
+        uploader: Option<UploaderHandle>,
+        allow_reboot: bool,
+    ) -> Self {
+        Dispatcher {
+            health,
+            recorder,
+            uploader,
+            allow_reboot,
+        }
     }
 
     pub async fn handle(&self, command: Command) -> Result<Value, String> {
@@ -76,7 +86,10 @@ impl Dispatcher {
                 Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
             }
             Command::Upload(args) => {
-                let up = self.uploader.as_ref().ok_or("uploads are off (upload.destination = \"none\")")?;
+                let up = self
+                    .uploader
+                    .as_ref()
+                    .ok_or("uploads are off (upload.destination = \"none\")")?;
                 match args.action {
                     UploadAction::Pause => up.set_paused(true),
                     UploadAction::Resume => up.set_paused(false),

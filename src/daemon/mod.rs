@@ -85,9 +85,21 @@ impl Daemon {
 
         let recorder =
             crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
-        let uploader = crate::upload::spawn(&cfg, store.clone(), health.clone(), Some(recorder.subscribe()), &cancel, &mut tasks)
-            .map_err(DaemonError::Upload)?;
-        let dispatcher = Dispatcher::new(health.clone(), recorder.clone(), uploader, cfg.device.allow_remote_reboot);
+        let uploader = crate::upload::spawn(
+            &cfg,
+            store.clone(),
+            health.clone(),
+            Some(recorder.subscribe()),
+            &cancel,
+            &mut tasks,
+        )
+        .map_err(DaemonError::Upload)?;
+        let dispatcher = Dispatcher::new(
+            health.clone(),
+            recorder.clone(),
+            uploader,
+            cfg.device.allow_remote_reboot,
+        );
         if cfg.mqtt.url.is_some() {
             let (c, d, h, s) = (
                 cancel.clone(),

@@ -35,6 +35,11 @@ pub enum Change {
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
     pub disk_used_percent: Option<f64>,
+    /// Server time minus ours, as the uploader learned it.
+    pub clock_offset_s: i64,
+    /// Uploads waiting, and how long since the uploader last finished one (or started).
+    pub uploads_waiting: bool,
+    pub since_upload_progress_s: i64,
     /// Per camera that should be recording: (is it recording, frame loss % now).
     pub cameras: BTreeMap<String, (bool, f64)>,
 }
@@ -48,6 +53,10 @@ pub struct Thresholds {
 const DISK_MARGIN: f64 = 2.0;
 /// An enabled camera not recording this long raises `recording_stopped`.
 const NOT_RECORDING_FOR: i64 = 30;
+/// Seconds off before `clock_unsynced` (cleared a minute inside it).
+const CLOCK_OFF: i64 = 300;
+/// Seconds without a finished upload, while some wait, before `upload_stalled`.
+const UPLOAD_STALLED: i64 = 600;
 /// Frame loss is averaged over this window; raised over 1 %, cleared under 0.5 %.
 const LOSS_WINDOW: i64 = 300;
 
@@ -95,6 +104,35 @@ impl Alerts {
                 msg("warning", th.disk_warn),
             );
         }
+        let off = obs.clock_offset_s.abs();
+        let msg = format!(
+            "the clock is {off} s off the storage server's; recordings are named by our clock"
+        );
+        self.set(
+            &mut changes,
+            "clock_unsynced",
+            None,
+            Severity::Warning,
+            now,
+            off > CLOCK_OFF,
+            off < CLOCK_OFF - 60,
+            msg,
+        );
+        let stalled = obs.uploads_waiting && obs.since_upload_progress_s > UPLOAD_STALLED;
+        let msg = format!(
+            "uploads are waiting and none has finished for {} min",
+            obs.since_upload_progress_s / 60
+        );
+        self.set(
+            &mut changes,
+            "upload_stalled",
+            None,
+            Severity::Warning,
+            now,
+            stalled,
+            !stalled,
+            msg,
+        );
         for (cam, &(recording, loss)) in &obs.cameras {
             let since = if recording {
                 self.not_recording_since.remove(cam);
@@ -202,6 +240,37 @@ mod tests {
                 Change::Cleared(a) => format!("-{}", a.code),
             })
             .collect()
+    }
+
+    #[test]
+    fn clock_and_upload_alerts() {
+        let th = Thresholds {
+            disk_warn: 80.0,
+            disk_critical: 90.0,
+        };
+        let mut a = Alerts::default();
+        let o = |off: i64, waiting: bool, since: i64| Observation {
+            clock_offset_s: off,
+            uploads_waiting: waiting,
+            since_upload_progress_s: since,
+            ..Default::default()
+        };
+        assert_eq!(
+            codes(&a.observe(&o(-3600, false, 0), &th, t(0))),
+            ["+clock_unsynced"]
+        );
+        assert!(
+            a.observe(&o(290, false, 0), &th, t(1)).is_empty(),
+            "inside the margin"
+        );
+        assert_eq!(
+            codes(&a.observe(&o(10, true, 601), &th, t(2))),
+            ["-clock_unsynced", "+upload_stalled"]
+        );
+        assert_eq!(
+            codes(&a.observe(&o(10, true, 5), &th, t(3))),
+            ["-upload_stalled"]
+        );
     }
 
     #[test]

@@ -19,12 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Destination};
 use crate::events::{Event, EventBus};
-use crate::store::{CameraSummary, Store, StoreError};
+use crate::store::{CameraSummary, QueueSummary, Store, StoreError};
 use alerts::{Alert, Alerts, Change, Observation, Thresholds};
 use system::SystemMetrics;
-
-/// (pending, pending bytes, oldest pending, uploading, failed, uploaded in 24 h).
-type QueueSummary = (i64, i64, Option<DateTime<Utc>>, i64, i64, i64);
 
 /// `state.cameras.<name>.state` in the MQTT contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +125,10 @@ pub struct Health {
     cameras: Arc<Mutex<BTreeMap<String, CameraLive>>>,
     system: Arc<Mutex<SystemMetrics>>,
     alerts: Arc<Mutex<Alerts>>,
+    /// Server time minus ours (ms), shared with the uploader's signer.
+    clock_offset_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// When an upload last finished (or the daemon started).
+    upload_progress: Arc<Mutex<Instant>>,
     /// Bumped on every camera state change and alert change: "publish the state now".
     changed: watch::Sender<u64>,
     events: EventBus,
@@ -163,6 +164,8 @@ impl Health {
             cameras: Arc::new(Mutex::new(initial_cameras(cfg, CameraState::Starting))),
             system: Arc::new(Mutex::new(SystemMetrics::new())),
             alerts: Arc::new(Mutex::new(Alerts::default())),
+            clock_offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            upload_progress: Arc::new(Mutex::new(Instant::now())),
             changed: watch::channel(0).0,
             events,
             store,
@@ -171,6 +174,18 @@ impl Health {
 
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// The clock offset the uploader learns from the storage server.
+    pub fn clock_offset(&self) -> Arc<std::sync::atomic::AtomicI64> {
+        self.clock_offset_ms.clone()
+    }
+
+    /// An upload finished: the queue is moving.
+    pub fn upload_progressed(&self) {
+        if let Ok(mut t) = self.upload_progress.lock() {
+            *t = Instant::now();
+        }
     }
 
     /// Resolves whenever something worth publishing at once has changed.
@@ -192,7 +207,11 @@ impl Health {
     pub async fn status(&self) -> Result<Status, StoreError> {
         let summaries = self.store.read(|db| db.camera_summaries()).await?;
         let now = Utc::now();
-        let pending = if self.uploads { Some(self.store.read(move |db| db.queue_summary(now)).await?) } else { None };
+        let pending = if self.uploads {
+            Some(self.store.read(move |db| db.queue_summary(now)).await?)
+        } else {
+            None
+        };
         let live = self.cameras.lock().map(|c| c.clone()).unwrap_or_default();
         let mut status = assemble(
             &self.device_id,
@@ -232,8 +251,24 @@ impl Health {
                 )
             })
             .collect();
+        let waiting = status.queue.pending + status.queue.uploading > 0;
+        let since = self
+            .upload_progress
+            .lock()
+            .map(|t| t.elapsed().as_secs() as i64)
+            .unwrap_or(0);
+        if !waiting {
+            // Nothing to do is not a stall: restart the clock.
+            self.upload_progressed();
+        }
         let obs = Observation {
             disk_used_percent: status.disk.map(|d| d.used_percent),
+            clock_offset_s: self
+                .clock_offset_ms
+                .load(std::sync::atomic::Ordering::Relaxed)
+                / 1000,
+            uploads_waiting: waiting,
+            since_upload_progress_s: since,
             cameras,
         };
         let th = Thresholds {
@@ -321,13 +356,15 @@ fn assemble(
             (name.clone(), st)
         })
         .collect();
-    let queue = pending.map_or_else(QueueStatus::default, |(pending, pending_bytes, oldest, uploading, failed, uploaded_24h)| QueueStatus {
-        pending,
-        pending_bytes,
-        oldest_pending_age_s: oldest.map(|t| (Utc::now() - t).num_seconds().max(0)),
-        uploading,
-        failed,
-        uploaded_24h,
+    let queue = pending.map_or_else(QueueStatus::default, |q| QueueStatus {
+        pending: q.pending,
+        pending_bytes: q.pending_bytes,
+        oldest_pending_age_s: q
+            .oldest_pending
+            .map(|t| (Utc::now() - t).num_seconds().max(0)),
+        uploading: q.uploading,
+        failed: q.failed,
+        uploaded_24h: q.uploaded_24h,
     });
     let relay = RelayStatus {
         state: if relay_enabled { "stopped" } else { "disabled" }.to_string(),

@@ -53,6 +53,17 @@ pub struct PartRow {
     pub etag: String,
 }
 
+/// The queue at a glance.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSummary {
+    pub pending: i64,
+    pub pending_bytes: i64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+    pub uploading: i64,
+    pub failed: i64,
+    pub uploaded_24h: i64,
+}
+
 /// A closed segment that has no upload job yet.
 #[derive(Debug, Clone)]
 pub struct Unqueued {
@@ -92,12 +103,26 @@ impl Db {
               ORDER BY s.start_ms LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |r| {
-            Ok(Unqueued { segment_id: r.get(0)?, camera: r.get(1)?, path: r.get(2)?, start: from_ms(r.get(3)?), bytes: r.get(4)? })
+            Ok(Unqueued {
+                segment_id: r.get(0)?,
+                camera: r.get(1)?,
+                path: r.get(2)?,
+                start: from_ms(r.get(3)?),
+                bytes: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn enqueue(&self, segment_id: Option<i64>, path: &str, key: &str, bytes: i64, priority: i64, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    pub fn enqueue(
+        &self,
+        segment_id: Option<i64>,
+        path: &str,
+        key: &str,
+        bytes: i64,
+        priority: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO upload_job (segment_id, path, object_key, bytes, priority, state, created_ms)
@@ -113,7 +138,11 @@ impl Db {
             "SELECT {JOB_COLUMNS} FROM upload_job WHERE state IN ('pending', 'uploading') AND next_attempt_ms <= ?1
               ORDER BY priority DESC, id LIMIT 1"
         );
-        Ok(self.conn.prepare_cached(&sql)?.query_row([to_ms(now)], job_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([to_ms(now)], job_row)
+            .optional()?)
     }
 
     /// When the next job not yet due becomes due.
@@ -131,11 +160,20 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([], job_row)?;
         let all: Vec<Job> = rows.collect::<Result<_, _>>()?;
-        Ok(all.into_iter().filter(|j| states.contains(&j.state)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|j| states.contains(&j.state))
+            .collect())
     }
 
-    pub fn start_multipart(&self, job: i64, upload_id: &str, part_size: i64) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
+    pub fn start_multipart(
+        &self,
+        job: i64,
+        upload_id: &str,
+        part_size: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
         self.conn.execute(
             "UPDATE upload_job SET state = 'uploading', upload_id = ?2, part_size = ?3, bytes_done = 0 WHERE id = ?1",
             params![job, upload_id, part_size],
@@ -145,7 +183,8 @@ impl Db {
 
     /// Forgets an upload the server no longer has (expired): the job starts over.
     pub fn reset_multipart(&self, job: i64) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
+        self.conn
+            .execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
         self.conn.execute("UPDATE upload_job SET upload_id = NULL, part_size = NULL, bytes_done = 0 WHERE id = ?1", [job])?;
         Ok(())
     }
@@ -167,12 +206,20 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(
             "SELECT part_number, size, md5_hex, etag FROM upload_part WHERE job_id = ?1 ORDER BY part_number",
         )?;
-        let rows = stmt.query_map([job], |r| Ok(PartRow { number: r.get(0)?, size: r.get(1)?, md5_hex: r.get(2)?, etag: r.get(3)? }))?;
+        let rows = stmt.query_map([job], |r| {
+            Ok(PartRow {
+                number: r.get(0)?,
+                size: r.get(1)?,
+                md5_hex: r.get(2)?,
+                etag: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn job_done(&self, job: i64, etag: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
+        self.conn
+            .execute("DELETE FROM upload_part WHERE job_id = ?1", [job])?;
         self.conn.execute(
             "UPDATE upload_job SET state = 'done', etag = ?2, done_ms = ?3, upload_id = NULL, bytes_done = bytes, last_error = NULL WHERE id = ?1",
             params![job, etag, to_ms(now)],
@@ -181,7 +228,12 @@ impl Db {
     }
 
     /// A failed attempt: retried at `next` (transient) or parked as failed (permanent).
-    pub fn job_failed(&self, job: i64, error: &str, next: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+    pub fn job_failed(
+        &self,
+        job: i64,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         match next {
             Some(at) => self.conn.execute(
                 "UPDATE upload_job SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
@@ -211,12 +263,15 @@ impl Db {
             .prepare("SELECT upload_id FROM upload_job WHERE upload_id IS NOT NULL")?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let keys = self.conn.prepare("SELECT object_key FROM upload_job")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let keys = self
+            .conn
+            .prepare("SELECT object_key FROM upload_job")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         Ok((ids, keys))
     }
 
-    /// (pending count, pending bytes, oldest pending creation, uploading, failed, done in 24 h).
-    pub fn queue_summary(&self, now: DateTime<Utc>) -> Result<(i64, i64, Option<DateTime<Utc>>, i64, i64, i64), StoreError> {
+    pub fn queue_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, StoreError> {
         Ok(self.conn.query_row(
             "SELECT
                count(*) FILTER (WHERE state = 'pending'),
@@ -227,7 +282,16 @@ impl Db {
                count(*) FILTER (WHERE state = 'done' AND done_ms >= ?1)
              FROM upload_job",
             [to_ms(now) - 86_400_000],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?.map(from_ms), r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok(QueueSummary {
+                    pending: r.get(0)?,
+                    pending_bytes: r.get(1)?,
+                    oldest_pending: r.get::<_, Option<i64>>(2)?.map(from_ms),
+                    uploading: r.get(3)?,
+                    failed: r.get(4)?,
+                    uploaded_24h: r.get(5)?,
+                })
+            },
         )?)
     }
 }

@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 
 pub use db::Db;
 pub use error::StoreError;
-pub use jobs::{Job, JobState, PartRow, Unqueued};
+pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
 pub use model::*;
 
 /// Runs against the connection, replies to its caller, and says whether it succeeded.

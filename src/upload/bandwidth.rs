@@ -25,7 +25,12 @@ impl Limiter {
         let inner = bytes_per_second.map(|r| {
             let rate = r as f64;
             let burst = (rate / 10.0).max(16.0 * 1024.0);
-            Arc::new(Mutex::new(Bucket { rate, burst, tokens: 0.0, last: Instant::now() }))
+            Arc::new(Mutex::new(Bucket {
+                rate,
+                burst,
+                tokens: 0.0,
+                last: Instant::now(),
+            }))
         });
         Limiter { inner }
     }
@@ -34,19 +39,22 @@ impl Limiter {
     pub async fn take(&self, n: usize) {
         let Some(bucket) = &self.inner else { return };
         let mut need = n as f64;
-        while need > 0.0 {
+        // Fractions of a byte are rounding, not debt.
+        while need >= 1.0 {
             let wait = {
                 let mut b = bucket.lock().await;
                 let now = Instant::now();
-                b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * b.rate).min(b.burst);
+                b.tokens =
+                    (b.tokens + now.duration_since(b.last).as_secs_f64() * b.rate).min(b.burst);
                 b.last = now;
                 let grant = need.min(b.tokens);
                 b.tokens -= grant;
                 need -= grant;
-                if need <= 0.0 {
+                if need < 1.0 {
                     return;
                 }
-                Duration::from_secs_f64(need.min(b.burst) / b.rate)
+                // At least a millisecond: a zero sleep would spin without letting time pass.
+                Duration::from_secs_f64(need.min(b.burst) / b.rate).max(Duration::from_millis(1))
             };
             tokio::time::sleep(wait).await;
         }

@@ -11,7 +11,10 @@ pub fn copy(src: &Path, dir: &Path, key: &str) -> std::io::Result<String> {
     let dest = dir.join(key);
     let parent = dest.parent().unwrap_or(dir).to_path_buf();
     std::fs::create_dir_all(&parent)?;
-    let tmp = parent.join(format!(".{}.part", dest.file_name().unwrap_or_default().to_string_lossy()));
+    let tmp = parent.join(format!(
+        ".{}.part",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    ));
     let mut input = std::fs::File::open(src)?;
     let mut out = std::fs::File::create(&tmp)?;
     let mut md5 = Md5::new();

@@ -10,7 +10,6 @@ mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -95,14 +94,23 @@ pub fn spawn(
         return Ok(None);
     }
     let limiter = bandwidth::Limiter::new(cfg.upload.bandwidth_limit.bytes_per_second());
-    let skew = Arc::new(AtomicI64::new(test_clock_skew_ms()));
+    let skew = health.clock_offset();
+    skew.store(test_clock_skew_ms(), std::sync::atomic::Ordering::Relaxed);
     let s3 = match cfg.upload.destination {
         Destination::S3 => Some(s3::S3::new(&cfg.upload, limiter, skew)?),
         _ => None,
     };
     let (paused_tx, paused) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    let ctx = Arc::new(Ctx { cfg: cfg.clone(), data_dir: cfg.device.data_dir.clone(), store: store.clone(), health, paused, wake: wake.clone(), s3 });
+    let ctx = Arc::new(Ctx {
+        cfg: cfg.clone(),
+        data_dir: cfg.device.data_dir.clone(),
+        store: store.clone(),
+        health,
+        paused,
+        wake: wake.clone(),
+        s3,
+    });
     if let Some(mut rx) = segments {
         // A closed segment wakes the uploader at once instead of at its next scan.
         let (w, c) = (wake.clone(), cancel.clone());
@@ -120,13 +128,23 @@ pub fn spawn(
     }
     let c = cancel.clone();
     tasks.spawn(async move {
-        supervise("uploader", c, Backoff::default(), move |tok| worker::run(ctx.clone(), tok)).await;
+        supervise("uploader", c, Backoff::default(), move |tok| {
+            worker::run(ctx.clone(), tok)
+        })
+        .await;
     });
-    Ok(Some(UploaderHandle { paused: paused_tx, store, wake }))
+    Ok(Some(UploaderHandle {
+        paused: paused_tx,
+        store,
+        wake,
+    }))
 }
 
 /// A test seam: `CV_TEST_CLOCK_SKEW_S` pretends our clock is that many seconds behind the
 /// truth (as a Pi without RTC is before NTP), so the correction can be tested end to end.
 fn test_clock_skew_ms() -> i64 {
-    std::env::var("CV_TEST_CLOCK_SKEW_S").ok().and_then(|s| s.parse::<i64>().ok()).map_or(0, |s| -s * 1000)
+    std::env::var("CV_TEST_CLOCK_SKEW_S")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map_or(0, |s| -s * 1000)
 }

@@ -37,7 +37,13 @@ pub fn parts(file_bytes: u64, part_size: u64) -> Vec<(i64, u64, u64)> {
 }
 
 /// The object key for a file, from `key_template`.
-pub fn render_key(template: &str, device: &str, camera: &str, start: DateTime<Utc>, file: &str) -> String {
+pub fn render_key(
+    template: &str,
+    device: &str,
+    camera: &str,
+    start: DateTime<Utc>,
+    file: &str,
+) -> String {
     template
         .replace("{yyyy}", &start.format("%Y").to_string())
         .replace("{mm}", &start.format("%m").to_string())
@@ -66,14 +72,20 @@ pub enum PartPlan {
 }
 
 /// Reconciles the store's committed parts with the server's ListParts.
-pub fn reconcile(numbers: &[i64], stored: &[PartRow], server: &[(i64, String, i64)]) -> Vec<(i64, PartPlan)> {
+pub fn reconcile(
+    numbers: &[i64],
+    stored: &[PartRow],
+    server: &[(i64, String, i64)],
+) -> Vec<(i64, PartPlan)> {
     numbers
         .iter()
         .map(|&n| {
             let on_server = server.iter().find(|(sn, _, _)| *sn == n);
             let in_store = stored.iter().find(|p| p.number == n);
             let plan = match (in_store, on_server) {
-                (Some(p), Some((_, etag, size))) if same_etag(&p.etag, etag) && p.size == *size => PartPlan::Done,
+                (Some(p), Some((_, etag, size))) if same_etag(&p.etag, etag) && p.size == *size => {
+                    PartPlan::Done
+                }
                 (_, Some((_, etag, _))) => PartPlan::Verify { etag: etag.clone() },
                 (_, None) => PartPlan::Send,
             };
@@ -83,7 +95,8 @@ pub fn reconcile(numbers: &[i64], stored: &[PartRow], server: &[(i64, String, i6
 }
 
 pub fn same_etag(a: &str, b: &str) -> bool {
-    a.trim_matches('"').eq_ignore_ascii_case(b.trim_matches('"'))
+    a.trim_matches('"')
+        .eq_ignore_ascii_case(b.trim_matches('"'))
 }
 
 pub fn md5_hex(data: &[u8]) -> String {
@@ -98,7 +111,9 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn multipart_etag(part_md5_hex: &[String]) -> String {
     let mut h = Md5::new();
     for m in part_md5_hex {
-        let bytes: Vec<u8> = (0..m.len() / 2).filter_map(|i| u8::from_str_radix(&m[2 * i..2 * i + 2], 16).ok()).collect();
+        let bytes: Vec<u8> = (0..m.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&m[2 * i..2 * i + 2], 16).ok())
+            .collect();
         h.update(&bytes);
     }
     format!("{}-{}", hex(&h.finalize()), part_md5_hex.len())
@@ -125,32 +140,67 @@ mod tests {
         let p = part_size(huge, 8);
         assert!(huge.div_ceil(p) <= MAX_PARTS && huge.div_ceil(p / 2) > MAX_PARTS);
         let ps = parts(20 * MIB + 1, 8 * MIB);
-        assert_eq!(ps, [(1, 0, 8 * MIB), (2, 8 * MIB, 8 * MIB), (3, 16 * MIB, 4 * MIB + 1)]);
+        assert_eq!(
+            ps,
+            [
+                (1, 0, 8 * MIB),
+                (2, 8 * MIB, 8 * MIB),
+                (3, 16 * MIB, 4 * MIB + 1)
+            ]
+        );
         assert!(uses_multipart(8 * MIB, 8 * MIB) && !uses_multipart(8 * MIB - 1, 8 * MIB));
     }
 
     #[test]
     fn keys_from_the_template() {
         let t = Utc.with_ymd_and_hms(2026, 1, 24, 14, 30, 0).unwrap();
-        let k = render_key("{yyyy}/{mm}/{dd}/{camera}/{file}", "cv-1", "front", t, "front_2026-01-24_14-30-00.mp4");
+        let k = render_key(
+            "{yyyy}/{mm}/{dd}/{camera}/{file}",
+            "cv-1",
+            "front",
+            t,
+            "front_2026-01-24_14-30-00.mp4",
+        );
         assert_eq!(k, "2026/01/24/front/front_2026-01-24_14-30-00.mp4");
-        assert_eq!(render_key("{device}/{hh}/{file}", "cv-1", "front", t, "x.mp4"), "cv-1/14/x.mp4");
+        assert_eq!(
+            render_key("{device}/{hh}/{file}", "cv-1", "front", t, "x.mp4"),
+            "cv-1/14/x.mp4"
+        );
         assert_eq!(static_prefix("cams/{device}/{file}"), "cams/");
         assert_eq!(static_prefix("{yyyy}/{file}"), "");
     }
 
     #[test]
     fn reconciling_after_a_restart() {
-        let row = |n: i64, etag: &str| PartRow { number: n, size: 10, md5_hex: etag.into(), etag: format!("\"{etag}\"") };
+        let row = |n: i64, etag: &str| PartRow {
+            number: n,
+            size: 10,
+            md5_hex: etag.into(),
+            etag: format!("\"{etag}\""),
+        };
         let stored = [row(1, "aa"), row(2, "bb"), row(4, "dd")];
-        let server = [(1, "\"aa\"".to_string(), 10), (2, "\"zz\"".to_string(), 10), (3, "\"cc\"".to_string(), 10)];
+        let server = [
+            (1, "\"aa\"".to_string(), 10),
+            (2, "\"zz\"".to_string(), 10),
+            (3, "\"cc\"".to_string(), 10),
+        ];
         let plan = reconcile(&[1, 2, 3, 4, 5], &stored, &server);
         assert_eq!(
             plan,
             [
                 (1, PartPlan::Done),
-                (2, PartPlan::Verify { etag: "\"zz\"".into() }),
-                (3, PartPlan::Verify { etag: "\"cc\"".into() }),
+                (
+                    2,
+                    PartPlan::Verify {
+                        etag: "\"zz\"".into()
+                    }
+                ),
+                (
+                    3,
+                    PartPlan::Verify {
+                        etag: "\"cc\"".into()
+                    }
+                ),
                 (4, PartPlan::Send),
                 (5, PartPlan::Send),
             ]

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use base64::Engine;
@@ -40,15 +41,27 @@ impl S3Error {
     }
 
     fn network(e: impl std::fmt::Display) -> S3Error {
-        S3Error { status: 0, code: String::new(), message: e.to_string() }
+        S3Error {
+            status: 0,
+            code: String::new(),
+            message: e.to_string(),
+        }
     }
 
     /// Retrying cannot help: wrong credentials, missing bucket, refused request.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self.code.as_str(),
-            "AccessDenied" | "InvalidAccessKeyId" | "NoSuchBucket" | "InvalidBucketName" | "AllAccessDisabled" | "AccountProblem" | "EntityTooLarge"
-        ) || (self.status == 403 && !self.code.contains("Signature") && self.code != "RequestTimeTooSkewed")
+            "AccessDenied"
+                | "InvalidAccessKeyId"
+                | "NoSuchBucket"
+                | "InvalidBucketName"
+                | "AllAccessDisabled"
+                | "AccountProblem"
+                | "EntityTooLarge"
+        ) || (self.status == 403
+            && !self.code.contains("Signature")
+            && self.code != "RequestTimeTooSkewed")
     }
 
     /// Worth an immediate retry: the network, a server error, throttling, a clock correction,
@@ -57,7 +70,15 @@ impl S3Error {
         self.status == 0
             || self.status >= 500
             || self.status == 429
-            || matches!(self.code.as_str(), "RequestTimeout" | "RequestTimeTooSkewed" | "SlowDown" | "InternalError" | "SignatureDoesNotMatch" | "InvalidSignature")
+            || matches!(
+                self.code.as_str(),
+                "RequestTimeout"
+                    | "RequestTimeTooSkewed"
+                    | "SlowDown"
+                    | "InternalError"
+                    | "SignatureDoesNotMatch"
+                    | "InvalidSignature"
+            )
     }
 
     pub fn is_no_such_upload(&self) -> bool {
@@ -130,11 +151,17 @@ impl Body {
         let md5 = <md5::Md5 as md5::Digest>::digest(&data);
         let md5_b64 = base64::engine::general_purpose::STANDARD.encode(md5);
         let sha256_hex = super::plan::hex(&Sha256::digest(&data));
-        Body { data, md5_b64, sha256_hex }
+        Body {
+            data,
+            md5_b64,
+            sha256_hex,
+        }
     }
 
     pub fn md5_hex(&self) -> String {
-        let raw = base64::engine::general_purpose::STANDARD.decode(&self.md5_b64).unwrap_or_default();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&self.md5_b64)
+            .unwrap_or_default();
         super::plan::hex(&raw)
     }
 }
@@ -156,15 +183,23 @@ pub struct S3 {
 }
 
 impl S3 {
-    pub fn new(cfg: &UploadConfig, limiter: Limiter, skew_ms: Arc<AtomicI64>) -> Result<S3, String> {
-        let endpoint = url::Url::parse(&cfg.effective_endpoint()).map_err(|e| format!("upload.endpoint: {e}"))?;
+    pub fn new(
+        cfg: &UploadConfig,
+        limiter: Limiter,
+        skew_ms: Arc<AtomicI64>,
+    ) -> Result<S3, String> {
+        let endpoint = url::Url::parse(&cfg.effective_endpoint())
+            .map_err(|e| format!("upload.endpoint: {e}"))?;
         let host = endpoint.host_str().unwrap_or("");
         // AWS serves virtual-host style; S3-compatible servers on an IP or a custom name
         // are addressed path-style (Garage, MinIO, s3s).
         let path_style = !host.ends_with("amazonaws.com");
         let creds = Credentials::new(
             cfg.access_key_id.clone().unwrap_or_default(),
-            cfg.secret_access_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default(),
+            cfg.secret_access_key
+                .as_ref()
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default(),
             cfg.session_token.as_ref().map(|s| s.expose().to_string()),
             None,
             "camvault-config",
@@ -225,12 +260,21 @@ impl S3 {
 
     /// Sends a request, retrying what is worth retrying right away (a 5xx, a reset, a clock
     /// the server just corrected us on) a few times, as the AWS SDKs do.
-    async fn send(&self, method: &str, url: url::Url, headers: Vec<(String, String)>, body: Option<&Body>) -> Result<reqwest::Response, S3Error> {
+    async fn send(
+        &self,
+        method: &str,
+        url: url::Url,
+        headers: Vec<(String, String)>,
+        body: Option<&Body>,
+    ) -> Result<reqwest::Response, S3Error> {
         let mut delay = Duration::from_millis(200);
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.send_once(method, url.clone(), headers.clone(), body).await {
+            match self
+                .send_once(method, url.clone(), headers.clone(), body)
+                .await
+            {
                 Err(e) if tries < 4 && e.is_retryable() => {
                     tracing::debug!(error = %e, tries, "s3: retrying");
                     if e.code != "RequestTimeTooSkewed" {
@@ -243,7 +287,13 @@ impl S3 {
         }
     }
 
-    async fn send_once(&self, method: &str, url: url::Url, mut headers: Vec<(String, String)>, body: Option<&Body>) -> Result<reqwest::Response, S3Error> {
+    async fn send_once(
+        &self,
+        method: &str,
+        url: url::Url,
+        mut headers: Vec<(String, String)>,
+        body: Option<&Body>,
+    ) -> Result<reqwest::Response, S3Error> {
         let sha = body.map_or(EMPTY_SHA256.to_string(), |b| b.sha256_hex.clone());
         if let Some(b) = body {
             headers.push(("content-md5".into(), b.md5_b64.clone()));
@@ -251,7 +301,11 @@ impl S3 {
         }
         let skew = self.skew_ms.load(Ordering::Relaxed);
         let now = SystemTime::now();
-        let time = if skew >= 0 { now + Duration::from_millis(skew as u64) } else { now - Duration::from_millis((-skew) as u64) };
+        let time = if skew >= 0 {
+            now + Duration::from_millis(skew as u64)
+        } else {
+            now - Duration::from_millis((-skew) as u64)
+        };
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -278,7 +332,9 @@ impl S3 {
             SignableBody::Precomputed(sha),
         )
         .map_err(S3Error::network)?;
-        let (instructions, _) = sign(signable, &params).map_err(S3Error::network)?.into_parts();
+        let (instructions, _) = sign(signable, &params)
+            .map_err(S3Error::network)?
+            .into_parts();
         let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(S3Error::network)?;
         let mut req = self.http.request(m, url.clone());
         for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
@@ -298,8 +354,15 @@ impl S3 {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let parsed: Option<ErrorXml> = quick_xml::de::from_str(&text).ok();
-        let (code, message) = parsed.map_or((String::new(), text.chars().take(200).collect()), |e| (e.code, e.message));
-        Err(S3Error { status, code, message })
+        let (code, message) = parsed
+            .map_or((String::new(), text.chars().take(200).collect()), |e| {
+                (e.code, e.message)
+            });
+        Err(S3Error {
+            status,
+            code,
+            message,
+        })
     }
 
     /// A body the bandwidth limiter releases chunk by chunk.
@@ -323,19 +386,30 @@ impl S3 {
     /// Learns the server's clock from its Date header when ours is more than a minute off
     /// (a Pi without RTC before NTP), so signatures stay inside the server's window.
     fn learn_skew(&self, resp: &reqwest::Response) {
-        let Some(date) = resp.headers().get("date").and_then(|d| d.to_str().ok()) else { return };
-        let Ok(server) = chrono::DateTime::parse_from_rfc2822(date) else { return };
-        let ours = chrono::Utc::now() + chrono::Duration::milliseconds(self.skew_ms.load(Ordering::Relaxed));
+        let Some(date) = resp.headers().get("date").and_then(|d| d.to_str().ok()) else {
+            return;
+        };
+        let Ok(server) = chrono::DateTime::parse_from_rfc2822(date) else {
+            return;
+        };
+        let ours = chrono::Utc::now()
+            + chrono::Duration::milliseconds(self.skew_ms.load(Ordering::Relaxed));
         let diff = (server.with_timezone(&chrono::Utc) - ours).num_milliseconds();
         if diff.abs() > 60_000 {
             let learned = self.skew_ms.load(Ordering::Relaxed) + diff;
-            tracing::warn!(offset_s = learned / 1000, "upload: the server's clock differs from ours; signing with its time");
+            tracing::warn!(
+                offset_s = learned / 1000,
+                "upload: the server's clock differs from ours; signing with its time"
+            );
             self.skew_ms.store(learned, Ordering::Relaxed);
         }
     }
 
     fn object_headers(&self) -> Vec<(String, String)> {
-        let mut h = vec![("x-amz-storage-class".to_string(), self.storage_class.clone())];
+        let mut h = vec![(
+            "x-amz-storage-class".to_string(),
+            self.storage_class.clone(),
+        )];
         if let Some(sse) = &self.sse {
             h.push(("x-amz-server-side-encryption".into(), sse.clone()));
         }
@@ -343,34 +417,73 @@ impl S3 {
     }
 
     pub async fn put_object(&self, key: &str, body: &Body) -> Result<String, S3Error> {
-        let resp = self.send("PUT", self.url(Some(key), &[]), self.object_headers(), Some(body)).await?;
+        let resp = self
+            .send(
+                "PUT",
+                self.url(Some(key), &[]),
+                self.object_headers(),
+                Some(body),
+            )
+            .await?;
         Ok(etag_of(&resp))
     }
 
     pub async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
-        let resp = self.send("POST", self.url(Some(key), &[("uploads", String::new())]), self.object_headers(), None).await?;
+        let resp = self
+            .send(
+                "POST",
+                self.url(Some(key), &[("uploads", String::new())]),
+                self.object_headers(),
+                None,
+            )
+            .await?;
         let text = resp.text().await.map_err(S3Error::network)?;
-        let x: InitiateXml = quick_xml::de::from_str(&text).map_err(|e| S3Error::network(format!("bad CreateMultipartUpload answer: {e}")))?;
+        let x: InitiateXml = quick_xml::de::from_str(&text)
+            .map_err(|e| S3Error::network(format!("bad CreateMultipartUpload answer: {e}")))?;
         Ok(x.upload_id)
     }
 
-    pub async fn upload_part(&self, key: &str, upload_id: &str, number: i64, body: &Body) -> Result<String, S3Error> {
-        let q = [("partNumber", number.to_string()), ("uploadId", upload_id.to_string())];
-        let resp = self.send("PUT", self.url(Some(key), &q), Vec::new(), Some(body)).await?;
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i64,
+        body: &Body,
+    ) -> Result<String, S3Error> {
+        let q = [
+            ("partNumber", number.to_string()),
+            ("uploadId", upload_id.to_string()),
+        ];
+        let resp = self
+            .send("PUT", self.url(Some(key), &q), Vec::new(), Some(body))
+            .await?;
         Ok(etag_of(&resp))
     }
 
     /// Every part the server holds for an upload (following pagination).
-    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<(i64, String, i64)>, S3Error> {
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(i64, String, i64)>, S3Error> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let mut q = vec![("uploadId", upload_id.to_string()), ("max-parts", "1000".to_string())];
+            let mut q = vec![
+                ("uploadId", upload_id.to_string()),
+                ("max-parts", "1000".to_string()),
+            ];
             if let Some(m) = &marker {
                 q.push(("part-number-marker", m.clone()));
             }
-            let text = self.send("GET", self.url(Some(key), &q), Vec::new(), None).await?.text().await.map_err(S3Error::network)?;
-            let x: ListPartsXml = quick_xml::de::from_str(&text).map_err(|e| S3Error::network(format!("bad ListParts answer: {e}")))?;
+            let text = self
+                .send("GET", self.url(Some(key), &q), Vec::new(), None)
+                .await?
+                .text()
+                .await
+                .map_err(S3Error::network)?;
+            let x: ListPartsXml = quick_xml::de::from_str(&text)
+                .map_err(|e| S3Error::network(format!("bad ListParts answer: {e}")))?;
             out.extend(x.parts.into_iter().map(|p| (p.number, p.etag, p.size)));
             match (x.truncated, x.next) {
                 (true, Some(n)) if marker.as_ref() != Some(&n) => marker = Some(n),
@@ -379,25 +492,50 @@ impl S3 {
         }
     }
 
-    pub async fn complete(&self, key: &str, upload_id: &str, parts: &[(i64, String)]) -> Result<(), S3Error> {
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i64, String)],
+    ) -> Result<(), S3Error> {
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (n, etag) in parts {
             xml += &format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>");
         }
         xml += "</CompleteMultipartUpload>";
         let body = Body::new(Bytes::from(xml.into_bytes()));
-        let resp = self.send("POST", self.url(Some(key), &[("uploadId", upload_id.to_string())]), Vec::new(), Some(&body)).await?;
+        let resp = self
+            .send(
+                "POST",
+                self.url(Some(key), &[("uploadId", upload_id.to_string())]),
+                Vec::new(),
+                Some(&body),
+            )
+            .await?;
         // S3 may answer 200 and still report an error in the body.
         let text = resp.text().await.map_err(S3Error::network)?;
         if text.contains("<Error>") {
-            let e: ErrorXml = quick_xml::de::from_str(&text).unwrap_or(ErrorXml { code: "InternalError".into(), message: text });
-            return Err(S3Error { status: 200, code: e.code, message: e.message });
+            let e: ErrorXml = quick_xml::de::from_str(&text).unwrap_or(ErrorXml {
+                code: "InternalError".into(),
+                message: text,
+            });
+            return Err(S3Error {
+                status: 200,
+                code: e.code,
+                message: e.message,
+            });
         }
         Ok(())
     }
 
     pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), S3Error> {
-        self.send("DELETE", self.url(Some(key), &[("uploadId", upload_id.to_string())]), Vec::new(), None).await?;
+        self.send(
+            "DELETE",
+            self.url(Some(key), &[("uploadId", upload_id.to_string())]),
+            Vec::new(),
+            None,
+        )
+        .await?;
         Ok(())
     }
 
@@ -411,11 +549,19 @@ impl S3 {
                 q.push(("key-marker", k.clone()));
                 q.push(("upload-id-marker", u.clone()));
             }
-            let text = self.send("GET", self.url(None, &q), Vec::new(), None).await?.text().await.map_err(S3Error::network)?;
-            let x: ListUploadsXml = quick_xml::de::from_str(&text).map_err(|e| S3Error::network(format!("bad ListMultipartUploads answer: {e}")))?;
+            let text = self
+                .send("GET", self.url(None, &q), Vec::new(), None)
+                .await?
+                .text()
+                .await
+                .map_err(S3Error::network)?;
+            let x: ListUploadsXml = quick_xml::de::from_str(&text)
+                .map_err(|e| S3Error::network(format!("bad ListMultipartUploads answer: {e}")))?;
             out.extend(x.uploads.into_iter().map(|u| (u.key, u.upload_id)));
             match (x.truncated, x.next_key, x.next_upload) {
-                (true, Some(k), Some(u)) if markers.as_ref() != Some(&(k.clone(), u.clone())) => markers = Some((k, u)),
+                (true, Some(k), Some(u)) if markers.as_ref() != Some(&(k.clone(), u.clone())) => {
+                    markers = Some((k, u))
+                }
                 _ => return Ok(out),
             }
         }
@@ -423,14 +569,25 @@ impl S3 {
 
     /// Size and ETag of an object.
     pub async fn head(&self, key: &str) -> Result<(u64, String), S3Error> {
-        let resp = self.send("HEAD", self.url(Some(key), &[]), Vec::new(), None).await?;
-        let size = resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let resp = self
+            .send("HEAD", self.url(Some(key), &[]), Vec::new(), None)
+            .await?;
+        let size = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         Ok((size, etag_of(&resp)))
     }
 }
 
 fn etag_of(resp: &reqwest::Response) -> String {
-    resp.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    resp.headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// `bytes::Bytes` under a name that does not clash with the `bytes` field names above.

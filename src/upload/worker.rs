@@ -43,7 +43,12 @@ pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadE
         let now = Utc::now();
         let Some(job) = ctx.store.read(move |db| db.next_job(now)).await? else {
             let due = ctx.store.read(|db| db.next_due()).await?;
-            let wait = due.map_or(SCAN_EVERY, |d| (d - Utc::now()).to_std().unwrap_or_default().min(SCAN_EVERY));
+            let wait = due.map_or(SCAN_EVERY, |d| {
+                (d - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(SCAN_EVERY)
+            });
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = ctx.wake.notified() => {}
@@ -61,30 +66,48 @@ pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadE
     }
 }
 
-async fn record(ctx: &Ctx, job: &Job, outcome: Result<String, UploadError>) -> Result<(), UploadError> {
+async fn record(
+    ctx: &Ctx,
+    job: &Job,
+    outcome: Result<String, UploadError>,
+) -> Result<(), UploadError> {
     let id = job.id;
     match outcome {
         Ok(etag) => {
             let now = Utc::now();
-            ctx.store.write(move |db| db.job_done(id, &etag, now)).await?;
+            ctx.store
+                .write(move |db| db.job_done(id, &etag, now))
+                .await?;
             // Retention may delete the local file once this is durable: make it so now.
             ctx.store.flush().await?;
+            ctx.health.upload_progressed();
             tracing::info!(key = %job.key, bytes = job.bytes, "uploaded and verified");
-            ctx.health.events().emit(Event::new("upload.done", json!({ "key": job.key, "path": job.path, "bytes": job.bytes })));
+            ctx.health.events().emit(Event::new(
+                "upload.done",
+                json!({ "key": job.key, "path": job.path, "bytes": job.bytes }),
+            ));
         }
         Err(e) => {
             let permanent = e.is_permanent();
             let message = e.to_string();
             let next = (!permanent).then(|| {
-                let seed = (job.id as u64).wrapping_mul(0x9E37_79B9) ^ Utc::now().timestamp_subsec_nanos() as u64;
-                Utc::now() + chrono::Duration::from_std(plan::retry_delay(job.attempts + 1, seed)).unwrap_or_default()
+                let seed = (job.id as u64).wrapping_mul(0x9E37_79B9)
+                    ^ Utc::now().timestamp_subsec_nanos() as u64;
+                Utc::now()
+                    + chrono::Duration::from_std(plan::retry_delay(job.attempts + 1, seed))
+                        .unwrap_or_default()
             });
             let m = message.clone();
-            ctx.store.write(move |db| db.job_failed(id, &m, next)).await?;
+            ctx.store
+                .write(move |db| db.job_failed(id, &m, next))
+                .await?;
             if permanent {
                 ctx.store.flush().await?;
                 tracing::error!(key = %job.key, error = %message, "upload failed for good; `upload retry-failed` tries again");
-                ctx.health.events().emit(Event::new("upload.failed", json!({ "key": job.key, "path": job.path, "error": message })));
+                ctx.health.events().emit(Event::new(
+                    "upload.failed",
+                    json!({ "key": job.key, "path": job.path, "error": message }),
+                ));
             } else {
                 tracing::warn!(key = %job.key, attempt = job.attempts + 1, error = %message, "upload attempt failed; will retry");
             }
@@ -122,7 +145,10 @@ async fn upload(ctx: &Arc<Ctx>, job: &Job) -> Result<String, UploadError> {
     let size = match tokio::fs::metadata(&path).await {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UploadError::Permanent(format!("{} is gone from the disk", job.path)));
+            return Err(UploadError::Permanent(format!(
+                "{} is gone from the disk",
+                job.path
+            )));
         }
         Err(e) => return Err(e.into()),
     };
@@ -156,16 +182,29 @@ async fn read_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Byt
 async fn verify(s3: &S3, key: &str, size: u64, etag: &str) -> Result<String, UploadError> {
     let (got_size, got_etag) = s3.head(key).await?;
     if got_size != size {
-        return Err(UploadError::Retry(format!("after upload the object has {got_size} bytes, the file {size}")));
+        return Err(UploadError::Retry(format!(
+            "after upload the object has {got_size} bytes, the file {size}"
+        )));
     }
     if !got_etag.is_empty() && !plan::same_etag(&got_etag, etag) {
-        return Err(UploadError::Retry(format!("after upload the object's ETag is {got_etag}, expected {etag}")));
+        return Err(UploadError::Retry(format!(
+            "after upload the object's ETag is {got_etag}, expected {etag}"
+        )));
     }
     Ok(etag.to_string())
 }
 
-async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, size: u64) -> Result<String, UploadError> {
-    let part_size = job.part_size.map_or_else(|| plan::part_size(size, ctx.cfg.upload.part_size_mib), |p| p as u64);
+async fn upload_s3(
+    ctx: &Arc<Ctx>,
+    s3: &S3,
+    job: &Job,
+    path: &std::path::Path,
+    size: u64,
+) -> Result<String, UploadError> {
+    let part_size = job.part_size.map_or_else(
+        || plan::part_size(size, ctx.cfg.upload.part_size_mib),
+        |p| p as u64,
+    );
     if job.upload_id.is_none() && !plan::uses_multipart(size, part_size) {
         let data = read_range(path, 0, size).await?;
         let body = Body::new(data);
@@ -179,7 +218,9 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
         }
         let etag = s3.put_object(&job.key, &body).await?;
         if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
-            return Err(UploadError::Retry(format!("the server stored ETag {etag} for a body with MD5 {md5}")));
+            return Err(UploadError::Retry(format!(
+                "the server stored ETag {etag} for a body with MD5 {md5}"
+            )));
         }
         return verify(s3, &job.key, size, &md5).await;
     }
@@ -189,7 +230,9 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
         None => {
             let id = s3.create_multipart(&job.key).await?;
             let (jid, uid) = (job.id, id.clone());
-            ctx.store.write(move |db| db.start_multipart(jid, &uid, part_size as i64)).await?;
+            ctx.store
+                .write(move |db| db.start_multipart(jid, &uid, part_size as i64))
+                .await?;
             ctx.store.flush().await?;
             id
         }
@@ -210,11 +253,17 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
             }
             ctx.store.write(move |db| db.reset_multipart(jid)).await?;
             ctx.store.flush().await?;
-            return Err(UploadError::Retry("the multipart upload is gone (expired?); starting over".into()));
+            return Err(UploadError::Retry(
+                "the multipart upload is gone (expired?); starting over".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
-    let decisions = plan::reconcile(&numbers.iter().map(|p| p.0).collect::<Vec<_>>(), &stored, &server);
+    let decisions = plan::reconcile(
+        &numbers.iter().map(|p| p.0).collect::<Vec<_>>(),
+        &stored,
+        &server,
+    );
     let slots = Arc::new(Semaphore::new(ctx.cfg.upload.concurrency as usize));
     let mut set: JoinSet<Result<(), UploadError>> = JoinSet::new();
     for (n, decision) in decisions {
@@ -222,7 +271,11 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
             continue;
         }
         let (_, offset, len) = numbers[(n - 1) as usize];
-        let permit = slots.clone().acquire_owned().await.map_err(|e| UploadError::Retry(e.to_string()))?;
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| UploadError::Retry(e.to_string()))?;
         let data = read_range(path, offset, len).await?;
         let body = Body::new(data);
         let md5 = body.md5_hex();
@@ -230,7 +283,12 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
             && plan::same_etag(etag, &md5)
         {
             // The server has exactly our bytes: adopt the part, do not send it again.
-            let row = PartRow { number: n, size: len as i64, md5_hex: md5, etag: etag.clone() };
+            let row = PartRow {
+                number: n,
+                size: len as i64,
+                md5_hex: md5,
+                etag: etag.clone(),
+            };
             ctx.store.write(move |db| db.commit_part(jid, &row)).await?;
             continue;
         }
@@ -238,7 +296,12 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
         set.spawn(async move {
             let etag = part_upload(&c, &key, &uid, n, body).await?;
             // Committed as it completes; a crash from here on never sends this part again.
-            let row = PartRow { number: n, size: len as i64, md5_hex: md5, etag };
+            let row = PartRow {
+                number: n,
+                size: len as i64,
+                md5_hex: md5,
+                etag,
+            };
             c.store.write(move |db| db.commit_part(jid, &row)).await?;
             drop(permit);
             Ok(())
@@ -253,7 +316,11 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
     }
     let parts = ctx.store.read(move |db| db.parts(jid)).await?;
     if parts.len() != numbers.len() {
-        return Err(UploadError::Retry(format!("{} of {} parts recorded", parts.len(), numbers.len())));
+        return Err(UploadError::Retry(format!(
+            "{} of {} parts recorded",
+            parts.len(),
+            numbers.len()
+        )));
     }
     let list: Vec<(i64, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
     let expected = complete_etag(&parts, numbers.len()).unwrap_or_default();
@@ -270,19 +337,28 @@ async fn upload_s3(ctx: &Arc<Ctx>, s3: &S3, job: &Job, path: &std::path::Path, s
     verify(s3, &job.key, size, &expected).await
 }
 
-async fn part_upload(ctx: &Ctx, key: &str, upload_id: &str, n: i64, body: Body) -> Result<String, UploadError> {
+async fn part_upload(
+    ctx: &Ctx,
+    key: &str,
+    upload_id: &str,
+    n: i64,
+    body: Body,
+) -> Result<String, UploadError> {
     let s3 = ctx.s3.as_ref().expect("s3 destination");
     let md5 = body.md5_hex();
     let etag = s3.upload_part(key, upload_id, n, &body).await?;
     if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
-        return Err(UploadError::Retry(format!("part {n}: the server stored ETag {etag} for MD5 {md5}")));
+        return Err(UploadError::Retry(format!(
+            "part {n}: the server stored ETag {etag} for MD5 {md5}"
+        )));
     }
     Ok(format!("\"{md5}\""))
 }
 
 /// The ETag the completed object must have, when every part is known.
 fn complete_etag(parts: &[PartRow], count: usize) -> Option<String> {
-    (parts.len() == count && count > 0).then(|| plan::multipart_etag(&parts.iter().map(|p| p.md5_hex.clone()).collect::<Vec<_>>()))
+    (parts.len() == count && count > 0)
+        .then(|| plan::multipart_etag(&parts.iter().map(|p| p.md5_hex.clone()).collect::<Vec<_>>()))
 }
 
 /// Aborts multipart uploads under our prefix that no job owns (left by a crash between
@@ -290,7 +366,8 @@ fn complete_etag(parts: &[PartRow], count: usize) -> Option<String> {
 async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
     let prefix = plan::static_prefix(&ctx.cfg.upload.key_template).to_string();
     let (ids, keys) = ctx.store.read(|db| db.owned_uploads()).await?;
-    let (ids, keys): (HashSet<String>, HashSet<String>) = (ids.into_iter().collect(), keys.into_iter().collect());
+    let (ids, keys): (HashSet<String>, HashSet<String>) =
+        (ids.into_iter().collect(), keys.into_iter().collect());
     for (key, id) in s3.list_uploads(&prefix).await? {
         // With no fixed prefix, only keys our own jobs use are ours to clean.
         let ours = !prefix.is_empty() || keys.contains(&key);

@@ -304,6 +304,7 @@ pub struct Garage {
 impl Garage {
     pub fn start(dir: &Path) -> Garage {
         let (rpc, api, admin) = (free_port(), free_port(), free_port());
+        std::fs::create_dir_all(dir).unwrap();
         let conf = dir.join("garage.toml");
         write(
             &conf,
@@ -316,17 +317,45 @@ impl Garage {
                 "ab".repeat(32)
             ),
         );
-        let child = Command::new("garage").arg("-c").arg(&conf).arg("server").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start garage (make test installs it)");
+        let child = Command::new("garage")
+            .arg("-c")
+            .arg(&conf)
+            .arg("server")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start garage (make test installs it)");
         let g = |args: &[&str]| -> String {
-            let out = Command::new("garage").arg("-c").arg(&conf).args(args).output().unwrap();
-            assert!(out.status.success(), "garage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("garage")
+                .arg("-c")
+                .arg(&conf)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "garage {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        wait_for("garage rpc", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", rpc)).is_ok());
+        wait_for("garage rpc", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", rpc)).is_ok()
+        });
         let mut node = String::new();
         wait_for("garage node id", Duration::from_secs(20), || {
-            let out = Command::new("garage").arg("-c").arg(&conf).args(["node", "id", "-q"]).output().unwrap();
-            node = String::from_utf8_lossy(&out.stdout).trim().split('@').next().unwrap_or("").to_string();
+            let out = Command::new("garage")
+                .arg("-c")
+                .arg(&conf)
+                .args(["node", "id", "-q"])
+                .output()
+                .unwrap();
+            node = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_string();
             out.status.success() && !node.is_empty()
         });
         g(&["layout", "assign", "-z", "dc1", "-c", "5G", &node]);
@@ -335,9 +364,20 @@ impl Garage {
         let secret = "c0ffee".repeat(10) + "c0ff";
         g(&["key", "import", "--yes", "-n", "test", &key_id, &secret]);
         g(&["bucket", "create", "footage"]);
-        g(&["bucket", "allow", "--read", "--write", "--owner", "footage", "--key", "test"]);
-        wait_for("garage s3 api", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
-        Garage { child, conf, port: api, key_id, secret, bucket: "footage".into() }
+        g(&[
+            "bucket", "allow", "--read", "--write", "--owner", "footage", "--key", "test",
+        ]);
+        wait_for("garage s3 api", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", api)).is_ok()
+        });
+        Garage {
+            child,
+            conf,
+            port: api,
+            key_id,
+            secret,
+            bucket: "footage".into(),
+        }
     }
 
     /// The `[upload]` section pointing camvault at this Garage (or at `port`, a proxy).
@@ -351,12 +391,24 @@ impl Garage {
     /// Runs tests/support/s3tool.py (boto3) against this Garage.
     pub fn tool(&self, args: &[&str]) -> String {
         let out = Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/s3tool.py"))
-            .args([&format!("http://127.0.0.1:{}", self.port), &self.key_id, &self.secret, &self.bucket])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/s3tool.py"
+            ))
+            .args([
+                &format!("http://127.0.0.1:{}", self.port),
+                &self.key_id,
+                &self.secret,
+                &self.bucket,
+            ])
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "s3tool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "s3tool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -403,7 +455,11 @@ impl FaultProxy {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let roll = (seed % 1000) as u32;
-                let kind = if roll < fail_per_mille { Some(["500", "503", "reset"][(seed / 1000 % 3) as usize]) } else { None };
+                let kind = if roll < fail_per_mille {
+                    Some(["500", "503", "reset"][(seed / 1000 % 3) as usize])
+                } else {
+                    None
+                };
                 let log = l2.clone();
                 std::thread::spawn(move || {
                     let mut client = conn;
@@ -418,12 +474,24 @@ impl FaultProxy {
                     }
                     let text = String::from_utf8_lossy(&head).into_owned();
                     let mut first = text.lines().next().unwrap_or("").split_whitespace();
-                    let (method, target) = (first.next().unwrap_or("").to_string(), first.next().unwrap_or("").to_string());
+                    let (method, target) = (
+                        first.next().unwrap_or("").to_string(),
+                        first.next().unwrap_or("").to_string(),
+                    );
                     let len: usize = text
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
                         .unwrap_or(0);
-                    log.lock().unwrap().push(Seen { at: std::time::Instant::now(), method: method.clone(), target, fault: kind });
+                    log.lock().unwrap().push(Seen {
+                        at: std::time::Instant::now(),
+                        method: method.clone(),
+                        target,
+                        fault: kind,
+                    });
                     let mut body = vec![0u8; len];
                     if kind == Some("reset") {
                         // Read half the body, then drop the connection with a RST.
@@ -436,15 +504,30 @@ impl FaultProxy {
                         return;
                     }
                     if let Some(code) = kind {
-                        let (status, xml_code) = if code == "500" { ("500 Internal Server Error", "InternalError") } else { ("503 Slow Down", "SlowDown") };
-                        let xml = format!("<?xml version=\"1.0\"?><Error><Code>{xml_code}</Code><Message>injected</Message></Error>");
-                        let _ = write!(client, "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}", xml.len());
+                        let (status, xml_code) = if code == "500" {
+                            ("500 Internal Server Error", "InternalError")
+                        } else {
+                            ("503 Slow Down", "SlowDown")
+                        };
+                        let xml = format!(
+                            "<?xml version=\"1.0\"?><Error><Code>{xml_code}</Code><Message>injected</Message></Error>"
+                        );
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                            xml.len()
+                        );
                         return;
                     }
-                    let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { return };
+                    let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
                     // One request per connection: keep-alive off on both sides.
-                    let head = text.replace("\r\nconnection: keep-alive", "").replace("\r\nConnection: keep-alive", "");
-                    let head = head.trim_end_matches("\r\n\r\n").to_string() + "\r\nConnection: close\r\n\r\n";
+                    let head = text
+                        .replace("\r\nconnection: keep-alive", "")
+                        .replace("\r\nConnection: keep-alive", "");
+                    let head = head.trim_end_matches("\r\n\r\n").to_string()
+                        + "\r\nConnection: close\r\n\r\n";
                     if up.write_all(head.as_bytes()).is_err() || up.write_all(&body).is_err() {
                         return;
                     }
@@ -473,7 +556,18 @@ fn linger_zero(s: &std::net::TcpStream) {
     unsafe extern "C" {
         fn setsockopt(fd: i32, level: i32, name: i32, val: *const Linger, len: u32) -> i32;
     }
-    let l = Linger { onoff: 1, linger: 0 };
+    let l = Linger {
+        onoff: 1,
+        linger: 0,
+    };
     // SOL_SOCKET = 1, SO_LINGER = 13 on Linux.
-    unsafe { setsockopt(s.as_raw_fd(), 1, 13, &l, std::mem::size_of::<Linger>() as u32) };
+    unsafe {
+        setsockopt(
+            s.as_raw_fd(),
+            1,
+            13,
+            &l,
+            std::mem::size_of::<Linger>() as u32,
+        )
+    };
 }
