@@ -53,6 +53,11 @@ if ! command -v garage >/dev/null; then
   say "cargo install garage --version 2.5.0 --locked (about 20 minutes, once)"
   cargo install garage --version 2.5.0 --locked
 fi
+# s3s-fs answers RequestTimeTooSkewed past 15 min (Garage does not): the clock-skew test.
+if ! command -v s3s-fs >/dev/null; then
+  say "cargo install s3s-fs --version 0.14.1 --features binary --locked (about 4 minutes, once)"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked
+fi
 if ! python3 -m ziglang version >/dev/null 2>&1; then
   say "pip install ziglang (the linker cargo-zigbuild drives)"
   python3 -m pip install --quiet ziglang || python3 -m pip install --quiet --break-system-packages ziglang

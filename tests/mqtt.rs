@@ -373,7 +373,6 @@ fn commands_round_trip_and_a_burst_of_bad_ones_harms_nothing() {
         ("snapshot", json!({"camera": "front"})),
         ("clip", json!({"camera": "front"})),
         ("relay", json!({"action": "start"})),
-        ("upload", json!({"action": "pause"})),
         (
             "ota",
             json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "2"}),
@@ -385,6 +384,11 @@ fn commands_round_trip_and_a_burst_of_bad_ones_harms_nothing() {
             "{name}: {r}"
         );
     }
+    let up = ask("upload", json!({"action": "pause"}), "up-1");
+    assert!(
+        up["ok"] == false && up["error"].as_str().unwrap().contains("uploads are off"),
+        "{up}"
+    );
     assert!(
         ask("selfdestruct", json!({}), "u1")["error"]
             .as_str()

@@ -96,16 +96,21 @@ fn three_cameras_record_playable_contiguous_segments() {
     for cam in ["door", "yard", "synthetic"] {
         let list = of_camera(&segs, cam);
         let mut prev: Option<(DateTime<Utc>, f64)> = None;
+        let mut middle = Vec::new();
         for (i, s) in list.iter().enumerate() {
             let path = data.join(s["path"].as_str().unwrap());
             let (duration, video) =
                 probe(&path).unwrap_or_else(|| panic!("{} does not play", path.display()));
             let last = i == list.len() - 1;
             if i > 0 && !last {
+                // Cut on the camera's keyframes (a 2 s GOP) at the wall clock's :x0: a
+                // keyframe arriving within scheduling jitter of the boundary moves one cut by
+                // one GOP, and the next segment gives it back (see the closing note).
                 assert!(
-                    (duration - 10.0).abs() <= 0.5,
+                    (duration - 10.0).abs() <= 2.1,
                     "{cam} segment {i}: {duration} s"
                 );
+                middle.push(duration);
             }
             let start = time(&s["start"]);
             if let Some((pstart, pvideo)) = prev {
@@ -118,6 +123,12 @@ fn three_cameras_record_playable_contiguous_segments() {
             }
             prev = Some((start, video));
         }
+        middle.sort_by(f64::total_cmp);
+        let median = middle[middle.len() / 2];
+        assert!(
+            (median - 10.0).abs() <= 0.5,
+            "{cam}: segment durations {middle:?}"
+        );
     }
     // The canary password is nowhere: not in the log, the status, the index, the database.
     assert!(!log.contains(CANARY), "password in the log");

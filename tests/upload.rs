@@ -324,16 +324,93 @@ fn the_bandwidth_limit_holds_within_5_percent_over_a_minute() {
     let data = dir.path().join("data");
     let size = 120 * 1024 * 1024;
     let files = queue_files(&data, &[size]);
-    let cfg = config(dir.path(), &garage.upload_section(proxy.port, "bandwidth_limit = \"2MiB/s\"\npart_size_mib = 8\nconcurrency = 2"));
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(
+            proxy.port,
+            "bandwidth_limit = \"2MiB/s\"\npart_size_mib = 8\nconcurrency = 2",
+        ),
+    );
     let daemon = Daemon::start(&cfg, &data, &[]);
     wait_uploaded(&cfg, 1, Duration::from_secs(120));
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
     let seen = proxy.seen();
-    let first = seen.iter().find(|s| s.target.contains("partNumber=")).unwrap().at;
-    let complete = seen.iter().find(|s| s.method == "POST" && s.target.contains("uploadId=")).unwrap().at;
+    let first = seen
+        .iter()
+        .find(|s| s.target.contains("partNumber="))
+        .unwrap()
+        .at;
+    let complete = seen
+        .iter()
+        .find(|s| s.method == "POST" && s.target.contains("uploadId="))
+        .unwrap()
+        .at;
     let rate = size as f64 / (complete - first).as_secs_f64() / (1024.0 * 1024.0);
     eprintln!("{rate:.3} MiB/s over {:?}", complete - first);
-    assert!((1.9..=2.1).contains(&rate), "{rate:.3} MiB/s for a 2 MiB/s limit");
-    assert_eq!(garage.tool(&["md5", &files[0].0]).trim(), md5_file(&files[0].1));
+    assert!(
+        (1.9..=2.1).contains(&rate),
+        "{rate:.3} MiB/s for a 2 MiB/s limit"
+    );
+    assert_eq!(
+        garage.tool(&["md5", &files[0].0]).trim(),
+        md5_file(&files[0].1)
+    );
+}
+
+#[test]
+fn a_clock_an_hour_off_is_corrected_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // s3s-fs refuses requests signed more than 15 minutes off (Garage does not).
+    let root = dir.path().join("s3s");
+    std::fs::create_dir_all(root.join("footage")).unwrap();
+    let port = free_port();
+    let mut server = std::process::Command::new("s3s-fs")
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            "AKSKEW",
+            "--secret-key",
+            "SKSKEW12345678",
+        ])
+        .arg(&root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s3s-fs (make test installs it)");
+    wait_for("s3s-fs", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[1_000_000, 2_000_000]);
+    let extra = format!(
+        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKSKEW\"\nsecret_access_key = \"SKSKEW12345678\"\n"
+    );
+    let cfg = config(dir.path(), &extra);
+    // Our clock an hour behind, as a Pi without RTC before NTP.
+    let daemon = Daemon::start(&cfg, &data, &[("CV_TEST_CLOCK_SKEW_S", "3600")]);
+    wait_uploaded(&cfg, 2, Duration::from_secs(60));
+    wait_for("clock_unsynced raised", Duration::from_secs(15), || {
+        status(&cfg)["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "clock_unsynced")
+    });
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    assert!(log.contains("clock"), "the correction was logged: {log}");
+    for (key, local) in &files {
+        assert_eq!(
+            md5_file(&root.join("footage").join(key)),
+            md5_file(local),
+            "{key}"
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
 }

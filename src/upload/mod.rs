@@ -95,9 +95,13 @@ pub fn spawn(
     }
     let limiter = bandwidth::Limiter::new(cfg.upload.bandwidth_limit.bytes_per_second());
     let skew = health.clock_offset();
-    skew.store(test_clock_skew_ms(), std::sync::atomic::Ordering::Relaxed);
     let s3 = match cfg.upload.destination {
-        Destination::S3 => Some(s3::S3::new(&cfg.upload, limiter, skew)?),
+        Destination::S3 => Some(s3::S3::new(
+            &cfg.upload,
+            limiter,
+            skew,
+            test_clock_skew_ms(),
+        )?),
         _ => None,
     };
     let (paused_tx, paused) = watch::channel(false);

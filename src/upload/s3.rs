@@ -178,8 +178,10 @@ pub struct S3 {
     storage_class: String,
     sse: Option<String>,
     limiter: Limiter,
-    /// Server time minus ours, in ms, learned from responses.
+    /// Server time minus ours, in ms, learned from responses (shared with health).
     pub skew_ms: Arc<AtomicI64>,
+    /// A test seam: added to the system clock, to play a device whose clock is wrong.
+    fake_ms: i64,
 }
 
 impl S3 {
@@ -187,6 +189,7 @@ impl S3 {
         cfg: &UploadConfig,
         limiter: Limiter,
         skew_ms: Arc<AtomicI64>,
+        fake_ms: i64,
     ) -> Result<S3, String> {
         let endpoint = url::Url::parse(&cfg.effective_endpoint())
             .map_err(|e| format!("upload.endpoint: {e}"))?;
@@ -221,6 +224,7 @@ impl S3 {
             sse: cfg.server_side_encryption.clone(),
             limiter,
             skew_ms,
+            fake_ms,
         })
     }
 
@@ -299,7 +303,7 @@ impl S3 {
             headers.push(("content-md5".into(), b.md5_b64.clone()));
             headers.push(("content-length".into(), b.data.len().to_string()));
         }
-        let skew = self.skew_ms.load(Ordering::Relaxed);
+        let skew = self.skew_ms.load(Ordering::Relaxed) + self.fake_ms;
         let now = SystemTime::now();
         let time = if skew >= 0 {
             now + Duration::from_millis(skew as u64)
@@ -393,7 +397,7 @@ impl S3 {
             return;
         };
         let ours = chrono::Utc::now()
-            + chrono::Duration::milliseconds(self.skew_ms.load(Ordering::Relaxed));
+            + chrono::Duration::milliseconds(self.skew_ms.load(Ordering::Relaxed) + self.fake_ms);
         let diff = (server.with_timezone(&chrono::Utc) - ours).num_milliseconds();
         if diff.abs() > 60_000 {
             let learned = self.skew_ms.load(Ordering::Relaxed) + diff;
