@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Uploader benchmark: one 1 GiB file to the same loopback Garage, in one run, with camvault,
+boto3 upload_file, `aws s3 cp` and `rclone copyto`. Wall time, CPU seconds, peak RSS of each.
+
+Usage: bench/upload.py [--mib 1024] [--bin target/release/camvault]
+"""
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HZ = os.sysconf("SC_CLK_TCK")
+KEY_ID = "GK0123456789abcdef01234567"
+SECRET = "c0ffee" * 10 + "c0ff"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def garage(tmp):
+    rpc, api, admin = free_port(), free_port(), free_port()
+    conf = os.path.join(tmp, "garage.toml")
+    with open(conf, "w") as f:
+        f.write(f'metadata_dir = "{tmp}/meta"\ndata_dir = "{tmp}/data"\ndb_engine = "sqlite"\nreplication_factor = 1\n'
+                f'rpc_bind_addr = "127.0.0.1:{rpc}"\nrpc_public_addr = "127.0.0.1:{rpc}"\nrpc_secret = "{"ab" * 32}"\n'
+                f'[s3_api]\ns3_region = "us-east-1"\napi_bind_addr = "127.0.0.1:{api}"\nroot_domain = ".s3.garage.localhost"\n'
+                f'[admin]\napi_bind_addr = "127.0.0.1:{admin}"\nadmin_token = "{"ab" * 32}"\n')
+    proc = subprocess.Popen(["garage", "-c", conf, "server"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    g = lambda *a: subprocess.run(["garage", "-c", conf, *a], check=True, capture_output=True, text=True).stdout.strip()
+    for _ in range(100):
+        try:
+            node = g("node", "id", "-q").split("@")[0]
+            break
+        except subprocess.CalledProcessError:
+            time.sleep(0.2)
+    g("layout", "assign", "-z", "dc1", "-c", "5G", node)
+    g("layout", "apply", "--version", "1")
+    g("key", "import", "--yes", "-n", "bench", KEY_ID, SECRET)
+    g("bucket", "create", "bench")
+    g("bucket", "allow", "--read", "--write", "--owner", "bench", "--key", "bench")
+    time.sleep(0.5)
+    return proc, f"http://127.0.0.1:{api}"
+
+
+def timed(cmd, env=None):
+    """Runs a peer; wall time, CPU seconds and peak RSS of it and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.time() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss * 1024
+
+
+def camvault(binary, endpoint, tmp, src, size):
+    data = os.path.join(tmp, "cv")
+    rel = "recordings/bench/2026-01-24/bench_2026-01-24_14-30-00.mp4"
+    os.makedirs(os.path.dirname(os.path.join(data, rel)))
+    os.link(src, os.path.join(data, rel))
+    cfg = os.path.join(tmp, "camvault.toml")
+    with open(cfg, "w") as f:
+        f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n'
+                f'[[camera]]\nname = "bench"\nsource = "test:"\nenabled = false\n'
+                f'[upload]\ndestination = "s3"\nendpoint = "{endpoint}"\nbucket = "bench"\n'
+                f'access_key_id = "{KEY_ID}"\nsecret_access_key = "{SECRET}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
+    # The store and the camera row exist after a first start; then the file is queued as
+    # the recorder would queue a closed segment.
+    p = subprocess.Popen([binary, "--config", cfg, "run"], env=env, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(data, "camvault.sock")):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    db = sqlite3.connect(os.path.join(data, "camvault.db"))
+    db.execute("INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state) "
+               "SELECT id, ?, 1769265000000, 1769265600000, 600000, ?, 'closed' FROM camera WHERE name = 'bench'", (rel, size))
+    db.commit()
+    t0 = time.time()
+    p = subprocess.Popen([binary, "--config", cfg, "run"], env=env, stderr=subprocess.DEVNULL)
+    peak = 0
+    while True:
+        row = db.execute("SELECT state FROM upload_job").fetchone()
+        with open(f"/proc/{p.pid}/status") as f:
+            peak = max(peak, next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) * 1024)
+        if row and row[0] == "done":
+            break
+        time.sleep(0.05)
+    wall = time.time() - t0
+    with open(f"/proc/{p.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / HZ
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    return wall, cpu, peak
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mib", type=int, default=1024)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/camvault"))
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="cv-upbench-")
+    proc = None
+    try:
+        proc, endpoint = garage(os.path.join(tmp, "garage"))
+        src = os.path.join(tmp, "file.bin")
+        with open(src, "wb") as f:
+            for _ in range(a.mib):
+                f.write(os.urandom(1 << 20))
+        size = a.mib << 20
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
+        env.pop("AWS_CA_BUNDLE", None)
+        results = {"camvault": camvault(a.bin, endpoint, tmp, src, size)}
+        boto = ("import boto3,sys; from botocore.config import Config; "
+                f"boto3.client('s3', endpoint_url='{endpoint}', config=Config(s3={{'addressing_style': 'path'}}))"
+                f".upload_file(sys.argv[1], 'bench', 'boto3.bin')")
+        results["boto3 upload_file"] = timed([sys.executable, "-c", boto, src], env)
+        if shutil.which("aws"):
+            results["aws s3 cp"] = timed(["aws", "--endpoint-url", endpoint, "s3", "cp", src, "s3://bench/aws.bin"], env)
+        if shutil.which("rclone"):
+            renv = dict(env, RCLONE_CONFIG_G_TYPE="s3", RCLONE_CONFIG_G_PROVIDER="Other", RCLONE_CONFIG_G_ENDPOINT=endpoint,
+                        RCLONE_CONFIG_G_ACCESS_KEY_ID=KEY_ID, RCLONE_CONFIG_G_SECRET_ACCESS_KEY=SECRET,
+                        RCLONE_CONFIG_G_FORCE_PATH_STYLE="true", RCLONE_CONFIG_G_REGION="us-east-1")
+            results["rclone copyto"] = timed(["rclone", "copyto", src, "g:bench/rclone.bin"], renv)
+    finally:
+        if proc:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"upload benchmark: one {a.mib} MiB file to loopback Garage")
+    print(f"  {'tool':<20} {'wall s':>7} {'CPU s':>7} {'peak RSS':>10}")
+    for name, (wall, cpu, rss) in results.items():
+        print(f"  {name:<20} {wall:7.2f} {cpu:7.2f} {rss / 1048576:8.1f} MiB")
+    cv = results["camvault"]
+    fastest = min(w for n, (w, _, _) in results.items() if n != "camvault")
+    boto_cpu = results["boto3 upload_file"][1]
+    print(f"  camvault wall / fastest peer: {cv[0] / fastest:.2f}; CPU / boto3: {cv[1] / boto_cpu:.2f}")
+
+
+if __name__ == "__main__":
+    main()
