@@ -32,6 +32,7 @@ def free_port():
 
 def garage(tmp):
     rpc, api, admin = free_port(), free_port(), free_port()
+    os.makedirs(tmp, exist_ok=True)
     conf = os.path.join(tmp, "garage.toml")
     with open(conf, "w") as f:
         f.write(f'metadata_dir = "{tmp}/meta"\ndata_dir = "{tmp}/data"\ndb_engine = "sqlite"\nreplication_factor = 1\n'
@@ -68,7 +69,8 @@ def timed(cmd, env=None):
 
 def camvault(binary, endpoint, tmp, src, size):
     data = os.path.join(tmp, "cv")
-    rel = "recordings/bench/2026-01-24/bench_2026-01-24_14-30-00.mp4"
+    # Outside recordings/: the recorder would take a file there for an interrupted segment.
+    rel = "queued/bench.bin"
     os.makedirs(os.path.dirname(os.path.join(data, rel)))
     os.link(src, os.path.join(data, rel))
     cfg = os.path.join(tmp, "camvault.toml")

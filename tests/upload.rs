@@ -414,3 +414,69 @@ fn a_clock_an_hour_off_is_corrected_and_reported() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// One control-socket request.
+fn ask(data: &Path, line: &str) -> Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(data.join("camvault.sock")).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    let mut r = String::new();
+    std::io::BufReader::new(&s).read_line(&mut r).unwrap();
+    serde_json::from_str(&r).unwrap()
+}
+
+#[test]
+fn pause_resume_and_permanent_failures_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let data = dir.path().join("data");
+    queue_files(&data, &[1_000_000, 1_000_000, 1_000_000]);
+    // Slow enough that pausing visibly holds the queue.
+    let good = garage.upload_section(garage.port, "bandwidth_limit = \"256KiB/s\"");
+    // An unknown access key: refused for good, shown as failed with the reason.
+    let bad = good.replace(&garage.key_id, "GK0000000000000000000000ff");
+    let cfg = config(dir.path(), &bad);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let queue = |cfg: &Path| -> Value {
+        let r = run(camvault()
+            .arg("--config")
+            .arg(cfg)
+            .args(["queue", "--json"]));
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    wait_for("the jobs failed", Duration::from_secs(30), || {
+        queue(&cfg)["failed"].as_array().unwrap().len() == 3
+    });
+    let q = queue(&cfg);
+    let reason = q["failed"][0]["last_error"].as_str().unwrap().to_string();
+    assert!(reason.contains("403"), "{reason}");
+    assert!(!reason.contains(&garage.secret), "no secret in the reason");
+    let r = ask(&data, "{\"cmd\":\"upload\",\"action\":\"retry-failed\"}\n");
+    assert_eq!(r["result"]["retrying"], 3, "{r}");
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+
+    // The right key, but paused: nothing goes until resumed.
+    let cfg = config(dir.path(), &good);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    assert_eq!(
+        ask(&data, "{\"cmd\":\"upload\",\"action\":\"pause\"}\n")["result"]["paused"],
+        true
+    );
+    // The job under way when paused may finish; nothing starts after it.
+    std::thread::sleep(Duration::from_secs(5));
+    let before = status(&cfg)["queue"]["uploaded_24h"].as_i64().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = status(&cfg)["queue"]["uploaded_24h"].as_i64().unwrap();
+    assert!(
+        before == after && after < 3,
+        "paused: {before} then {after} uploaded"
+    );
+    assert_eq!(
+        ask(&data, "{\"cmd\":\"upload\",\"action\":\"resume\"}\n")["result"]["paused"],
+        false
+    );
+    wait_uploaded(&cfg, 3, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+}

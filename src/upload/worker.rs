@@ -165,17 +165,19 @@ async fn upload(ctx: &Arc<Ctx>, job: &Job) -> Result<String, UploadError> {
     }
 }
 
-async fn read_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Bytes, UploadError> {
+/// Reads a range of the file and hashes it, off the async threads (hashing a part is the
+/// uploader's main CPU cost; two parts hash on two cores at once).
+async fn read_body(path: &std::path::Path, offset: u64, len: u64) -> Result<Body, UploadError> {
     let p = path.to_path_buf();
-    let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+    let body = tokio::task::spawn_blocking(move || -> std::io::Result<Body> {
         let f = std::fs::File::open(p)?;
         let mut buf = vec![0u8; len as usize];
         f.read_exact_at(&mut buf, offset)?;
-        Ok(buf)
+        Ok(Body::new(Bytes::from(buf)))
     })
     .await
     .map_err(|e| UploadError::Retry(e.to_string()))??;
-    Ok(Bytes::from(data))
+    Ok(body)
 }
 
 /// Confirms the object is the file: its size, and its ETag when the server gives one.
@@ -206,8 +208,7 @@ async fn upload_s3(
         |p| p as u64,
     );
     if job.upload_id.is_none() && !plan::uses_multipart(size, part_size) {
-        let data = read_range(path, 0, size).await?;
-        let body = Body::new(data);
+        let body = read_body(path, 0, size).await?;
         let md5 = body.md5_hex();
         // Already there (the last attempt uploaded it but did not live to record it)?
         if let Ok((s, e)) = s3.head(&job.key).await
@@ -276,8 +277,7 @@ async fn upload_s3(
             .acquire_owned()
             .await
             .map_err(|e| UploadError::Retry(e.to_string()))?;
-        let data = read_range(path, offset, len).await?;
-        let body = Body::new(data);
+        let body = read_body(path, offset, len).await?;
         let md5 = body.md5_hex();
         if let PartPlan::Verify { etag } = &decision
             && plan::same_etag(etag, &md5)
