@@ -6,7 +6,6 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -17,25 +16,6 @@ use camvault::store::{NewSegment, SegmentEnd, SegmentState, Store};
 use common::*;
 
 const CAMERAS: &str = "[[camera]]\nname = \"front\"\nsource = \"test:\"\n\n[[camera]]\nname = \"back\"\nsource = \"test:\"\nenabled = false\n";
-
-fn status_json(config: &Path) -> Value {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(config)
-        .args(["status", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str(&r.stdout).unwrap()
-}
-
-/// One request line, one reply line.
-fn ask(sock: &Path, line: &[u8]) -> Value {
-    let mut s = UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(line).unwrap();
-    let mut reply = String::new();
-    BufReader::new(&s).read_line(&mut reply).unwrap();
-    serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}"))
-}
 
 #[test]
 fn status_comes_from_the_daemon_then_from_the_store() {
@@ -50,7 +30,7 @@ fn status_comes_from_the_daemon_then_from_the_store() {
         0o600
     );
 
-    let s = status_json(&cfg);
+    let s = status(&cfg);
     assert_eq!(s["source"], "daemon");
     assert_eq!(s["device_id"], "cv-test");
     let front = s["cameras"]["front"]["state"].as_str().unwrap().to_string();
@@ -76,14 +56,14 @@ fn status_comes_from_the_daemon_then_from_the_store() {
         "{}",
         second.stderr
     );
-    assert_eq!(status_json(&cfg)["source"], "daemon");
+    assert_eq!(status(&cfg)["source"], "daemon");
 
     daemon.signal(SIGTERM);
     let (code, log) = daemon.wait(Duration::from_secs(10));
     assert_eq!(code, 0, "{log}");
     assert!(!sock.exists(), "socket removed on shutdown");
 
-    let s = status_json(&cfg);
+    let s = status(&cfg);
     assert_eq!(s["source"], "store");
     assert!(s["uptime_s"].is_null());
     assert_eq!(s["cameras"]["front"]["state"], "stopped");
@@ -108,7 +88,7 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     let daemon = Daemon::start(&cfg, &data, &[]);
     let sock = data.join("camvault.sock");
 
-    let r = ask(&sock, b"{\"cmd\":\"status\",\"request_id\":\"abc\"}\n");
+    let r = ask_socket(&data, b"{\"cmd\":\"status\",\"request_id\":\"abc\"}\n");
     assert_eq!(
         (r["ok"].clone(), r["request_id"].clone()),
         (json!(true), json!("abc"))
@@ -134,7 +114,7 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
         ),
     ];
     for (line, needle) in bad {
-        let r = ask(&sock, line);
+        let r = ask_socket(&data, line);
         assert_eq!(
             r["ok"],
             false,
@@ -150,7 +130,7 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     }
     // Request ids come back even on failures, so an MQTT client can match them.
     assert_eq!(
-        ask(&sock, b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n")["request_id"],
+        ask_socket(&data, b"{\"cmd\":\"selfdestruct\",\"request_id\":9}\n")["request_id"],
         9
     );
 
@@ -197,8 +177,8 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
 
     // The daemon is unharmed.
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(ask(&sock, b"{\"cmd\":\"status\"}\n")["ok"], true);
-    assert_eq!(status_json(&cfg)["source"], "daemon");
+    assert_eq!(ask_socket(&data, b"{\"cmd\":\"status\"}\n")["ok"], true);
+    assert_eq!(status(&cfg)["source"], "daemon");
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 }
@@ -287,9 +267,8 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     let daemon = Daemon::start(&cfg, &data, &[("RUST_LOG", "trace")]);
     // Let ffmpeg try the (closed) port and fail, printing the URL, more than once.
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(status_json(&cfg)["source"], "daemon");
-    let sock = data.join("camvault.sock");
-    ask(&sock, b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n");
+    assert_eq!(status(&cfg)["source"], "daemon");
+    ask_socket(&data, b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n");
     daemon.signal(SIGTERM);
     let (code, log) = daemon.wait(Duration::from_secs(10));
     assert_eq!(code, 0);

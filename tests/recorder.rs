@@ -13,15 +13,6 @@ use common::*;
 
 const CANARY: &str = "Canary7731";
 
-fn status(cfg: &Path) -> Value {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(cfg)
-        .args(["status", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str(&r.stdout).unwrap()
-}
-
 fn segments(cfg: &Path) -> Vec<Value> {
     let r = run(camvault()
         .arg("--config")

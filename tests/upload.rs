@@ -14,15 +14,6 @@ use camvault::config::SourceKind;
 use camvault::store::{SegmentEnd, SegmentState, Store};
 use common::*;
 
-fn status(cfg: &Path) -> Value {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(cfg)
-        .args(["status", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str(&r.stdout).unwrap()
-}
-
 fn md5_file(path: &Path) -> String {
     let out = std::process::Command::new("md5sum")
         .arg(path)
@@ -415,16 +406,6 @@ fn a_clock_an_hour_off_is_corrected_and_reported() {
     let _ = server.wait();
 }
 
-/// One control-socket request.
-fn ask(data: &Path, line: &str) -> Value {
-    use std::io::{BufRead, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(data.join("camvault.sock")).unwrap();
-    s.write_all(line.as_bytes()).unwrap();
-    let mut r = String::new();
-    std::io::BufReader::new(&s).read_line(&mut r).unwrap();
-    serde_json::from_str(&r).unwrap()
-}
-
 #[test]
 fn pause_resume_and_permanent_failures_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -451,7 +432,7 @@ fn pause_resume_and_permanent_failures_with_their_reason() {
     let reason = q["failed"][0]["last_error"].as_str().unwrap().to_string();
     assert!(reason.contains("403"), "{reason}");
     assert!(!reason.contains(&garage.secret), "no secret in the reason");
-    let r = ask(&data, "{\"cmd\":\"upload\",\"action\":\"retry-failed\"}\n");
+    let r = ask_socket(&data, b"{\"cmd\":\"upload\",\"action\":\"retry-failed\"}\n");
     assert_eq!(r["result"]["retrying"], 3, "{r}");
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
@@ -460,7 +441,7 @@ fn pause_resume_and_permanent_failures_with_their_reason() {
     let cfg = config(dir.path(), &good);
     let daemon = Daemon::start(&cfg, &data, &[]);
     assert_eq!(
-        ask(&data, "{\"cmd\":\"upload\",\"action\":\"pause\"}\n")["result"]["paused"],
+        ask_socket(&data, b"{\"cmd\":\"upload\",\"action\":\"pause\"}\n")["result"]["paused"],
         true
     );
     // The job under way when paused may finish; nothing starts after it.
@@ -473,7 +454,7 @@ fn pause_resume_and_permanent_failures_with_their_reason() {
         "paused: {before} then {after} uploaded"
     );
     assert_eq!(
-        ask(&data, "{\"cmd\":\"upload\",\"action\":\"resume\"}\n")["result"]["paused"],
+        ask_socket(&data, b"{\"cmd\":\"upload\",\"action\":\"resume\"}\n")["result"]["paused"],
         false
     );
     wait_uploaded(&cfg, 3, Duration::from_secs(60));

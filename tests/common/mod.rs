@@ -45,6 +45,27 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// `camvault status --json` for a config, which must succeed.
+pub fn status(config: &Path) -> serde_json::Value {
+    let r = run(camvault()
+        .arg("--config")
+        .arg(config)
+        .args(["status", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// One request line on the daemon's control socket, and its reply.
+pub fn ask_socket(data_dir: &Path, line: &[u8]) -> serde_json::Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(data_dir.join("camvault.sock")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(line).unwrap();
+    let mut reply = String::new();
+    std::io::BufReader::new(&s).read_line(&mut reply).unwrap();
+    serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}"))
+}
+
 pub fn write(path: &Path, text: &str) {
     fs::write(path, text).expect("write file");
 }
