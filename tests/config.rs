@@ -381,19 +381,8 @@ fn errors_about_urls_do_not_echo_passwords() {
 
 #[test]
 fn the_shipped_example_config_is_valid() {
-    // The overlay's example refers to secret files under /etc/camvault; point them here.
     let dir = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/overlay/etc/camvault/camvault.toml"
-    ))
-    .unwrap();
-    let text = example.replace("/etc/camvault/", &format!("{}/", dir.path().display()));
-    for f in ["front.secret", "s3.secret"] {
-        write_secret(&dir.path().join(f), "x", 0o600);
-    }
-    let path = dir.path().join("camvault.toml");
-    write(&path, &text);
+    let path = example_config(dir.path(), "x");
     let r = check(&path, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

@@ -61,16 +61,7 @@ fn the_static_aarch64_binary_runs_under_qemu() {
 
     // check-config on the shipped example, its secret files pointed into a temp dir.
     let dir = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/overlay/etc/camvault/camvault.toml"
-    ))
-    .unwrap();
-    let text = example.replace("/etc/camvault/", &format!("{}/", dir.path().display()));
-    write_secret(&dir.path().join("front.secret"), "Aarch64Pw", 0o600);
-    write_secret(&dir.path().join("s3.secret"), "Aarch64Key", 0o600);
-    let cfg = dir.path().join("camvault.toml");
-    write(&cfg, &text);
+    let cfg = example_config(dir.path(), "Aarch64Secret");
     let r = qemu(&["--config", cfg.to_str().unwrap(), "check-config"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -79,7 +70,7 @@ fn the_static_aarch64_binary_runs_under_qemu() {
         "{}",
         r.stdout
     );
-    assert!(!r.stdout.contains("Aarch64Pw") && !r.stdout.contains("Aarch64Key"));
+    assert!(!r.stdout.contains("Aarch64Secret"));
 
     // And a bad config still exits 2 naming the key.
     write(&cfg, "[upload]\npart_size_mib = 1\n");

@@ -40,6 +40,24 @@ pub fn spawn(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
     })
 }
 
+/// Runs a short-lived tool (ffprobe, an ffmpeg query) to completion and collects its output.
+pub async fn output<I, S>(program: &str, args: I) -> Result<std::process::Output, MediaError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| MediaError::Spawn {
+            program: program.to_string(),
+            source,
+        })
+}
+
 /// One SIGINT to the child's group (ffmpeg then finishes the file it writes; a second one
 /// would make it abort without doing so), SIGKILL after `timeout`, then reaped.
 pub async fn stop(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {

@@ -2,9 +2,6 @@
 //! then looped with `-re -stream_loop -1 -c copy`, so eight test cameras cost almost nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
-use tokio::process::Command;
 
 use super::MediaError;
 
@@ -15,42 +12,43 @@ pub async fn ensure_clip(cache_dir: &Path) -> Result<PathBuf, MediaError> {
     }
     tokio::fs::create_dir_all(cache_dir).await?;
     let tmp = cache_dir.join(format!(".testsrc-{}.mp4", std::process::id()));
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25:duration=10",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=10",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-            "-b:v",
-            "1M",
-        ])
-        .args(["-c:a", "aac", "-b:a", "64k", "-shortest", "-f", "mp4"])
-        .arg(&tmp)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| MediaError::Spawn {
-            program: "ffmpeg".into(),
-            source,
-        })?;
+    let mut args: Vec<std::ffi::OsString> = [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=10",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        "1M",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+        "-f",
+        "mp4",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(tmp.clone().into());
+    let out = super::process::output("ffmpeg", args).await?;
     if !out.status.success() {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(MediaError::Failed {

@@ -4,9 +4,6 @@
 //! machine has one and libx264 otherwise.
 
 use std::path::Path;
-use std::process::Stdio;
-
-use tokio::process::Command;
 
 use super::MediaError;
 
@@ -114,11 +111,7 @@ pub fn choose_auto_encoder(encoders: &str, device_exists: impl Fn(&str) -> bool)
 }
 
 pub async fn auto_encoder() -> &'static str {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-encoders"])
-        .stdin(Stdio::null())
-        .output()
-        .await;
+    let out = super::process::output("ffmpeg", ["-hide_banner", "-encoders"]).await;
     let text = out
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
@@ -126,25 +119,17 @@ pub async fn auto_encoder() -> &'static str {
 }
 
 pub async fn list_formats(device: &str) -> Result<Vec<V4l2Format>, MediaError> {
-    let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-nostdin",
-            "-f",
-            "v4l2",
-            "-list_formats",
-            "all",
-            "-i",
-            device,
-        ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| MediaError::Spawn {
-            program: "ffmpeg".into(),
-            source,
-        })?;
+    let args = [
+        "-hide_banner",
+        "-nostdin",
+        "-f",
+        "v4l2",
+        "-list_formats",
+        "all",
+        "-i",
+        device,
+    ];
+    let out = super::process::output("ffmpeg", args).await?;
     // ffmpeg lists the formats on stderr and then "exits" with an error: that is normal.
     Ok(parse_formats(&String::from_utf8_lossy(&out.stderr)))
 }

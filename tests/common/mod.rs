@@ -75,6 +75,23 @@ pub fn write_secret(path: &Path, text: &str, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// The shipped example config (overlay/), its secret files under /etc/camvault pointed into
+/// `dir` and filled with `secret`.
+pub fn example_config(dir: &Path, secret: &str) -> PathBuf {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/overlay/etc/camvault/camvault.toml"
+    ))
+    .unwrap();
+    let text = example.replace("/etc/camvault/", &format!("{}/", dir.display()));
+    for f in ["front.secret", "s3.secret"] {
+        write_secret(&dir.join(f), secret, 0o600);
+    }
+    let path = dir.join("camvault.toml");
+    write(&path, &text);
+    path
+}
+
 /// A minimal valid config using `data_dir`, with `extra` appended.
 pub fn config(dir: &Path, extra: &str) -> PathBuf {
     let data = dir.join("data");
