@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -50,11 +50,16 @@ pub struct Daemon {
     store: Store,
     health: Health,
     socket: PathBuf,
+    /// Taken over before anything starts, so a signal during start-up is a clean stop too.
+    term: Signal,
+    int: Signal,
 }
 
 impl Daemon {
     /// Everything up to READY=1: a returned daemon is serving.
     pub async fn start(cfg: Config) -> Result<Daemon, DaemonError> {
+        let term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+        let int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
         // Footage, the database and the socket are private to the daemon's user.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         let data_dir = cfg.device.data_dir.clone();
@@ -152,6 +157,8 @@ impl Daemon {
             store,
             health,
             socket,
+            term,
+            int,
         })
     }
 
@@ -169,8 +176,7 @@ impl Daemon {
 
     /// Runs until SIGTERM/SIGINT or until `stop` completes, then shuts down.
     pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), DaemonError> {
-        let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+        let (mut term, mut int) = (self.term, self.int);
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: stopping"),
             _ = int.recv() => tracing::info!("SIGINT: stopping"),
