@@ -12,6 +12,7 @@ pub mod logging;
 pub mod media;
 pub mod mqtt;
 pub mod recorder;
+pub mod retention;
 pub mod store;
 pub mod upload;
 

@@ -264,6 +264,7 @@ fn availability_state_discovery_and_the_last_will() {
             ("binary_sensor", "recording"),
             ("switch", "record"),
             ("button", "snapshot"),
+            ("camera", "latest"),
         ] {
             let topic = format!("homeassistant/{component}/cv-test/{cam}_{object}/config");
             assert!(configs.contains_key(&topic), "missing {topic}");

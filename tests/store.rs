@@ -24,6 +24,13 @@ const FIXTURES: &[(u32, &str)] = &[
            VALUES (1, 'recordings/front/2023-11-14/front_2023-11-14_22-13-20.mp4', '2023/11/14/front/front_2023-11-14_22-13-20.mp4', 12345, 'uploading', 'up-1', 8388608, 1700000600000);
          INSERT INTO upload_part (job_id, part_number, size, md5_hex, etag) VALUES (1, 1, 8388608, '0123456789abcdef0123456789abcdef', '\"0123456789abcdef0123456789abcdef\"');",
     ),
+    (
+        3,
+        "INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, kind)
+           VALUES (1, 'clips/front/front_2023-11-14_22-15-00.mp4', 1700000100000, 1700000140000, 40000, 999, 'closed', 'clip');
+         INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, delete_reason, deleted_ms)
+           VALUES (1, 'recordings/front/2023-11-13/front_2023-11-13_22-13-20.mp4', 1699913600000, 1699914200000, 600000, 5, 'deleted', 'age', 1700600000000);",
+    ),
 ];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {

@@ -69,6 +69,30 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the daemon for a snapshot; prints its local path and object key
+    Snapshot {
+        camera: String,
+        /// Also copy the JPEG here
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the daemon for an event clip (waits until the post-roll is recorded)
+    Clip {
+        camera: String,
+        /// RFC 3339 time, or relative like -5m [default: now]
+        #[arg(long)]
+        at: Option<String>,
+        /// Seconds before `at` [default: 10]
+        #[arg(long)]
+        pre: Option<u32>,
+        /// Seconds after `at` [default: 30]
+        #[arg(long)]
+        post: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Why a command failed, and so its exit code.
@@ -196,6 +220,35 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
         }
+        Cmd::Snapshot { camera, out, json } => {
+            let cfg = load(&path)?;
+            let args = serde_json::json!({ "camera": camera });
+            let v = ask_daemon(&cfg, "snapshot", args, std::time::Duration::from_secs(30))?;
+            if let (Some(out), Some(rel)) = (out, v.get("path").and_then(Value::as_str)) {
+                std::fs::copy(cfg.device.data_dir.join(rel), &out).map_err(Failure::runtime)?;
+            }
+            print_media(&v, json)
+        }
+        Cmd::Clip {
+            camera,
+            at,
+            pre,
+            post,
+            json,
+        } => {
+            let cfg = load(&path)?;
+            let now = SystemClock.now();
+            let wait = match &at {
+                Some(t) => parse_time(t, now).map_err(Failure::Usage)?,
+                None => now,
+            } - now;
+            let post_s = post.unwrap_or(crate::control::DEFAULT_POST_S);
+            let timeout = wait.num_seconds().max(0) as u64 + u64::from(post_s) + 120;
+            let args =
+                serde_json::json!({ "camera": camera, "at": at, "pre_s": pre, "post_s": post });
+            let v = ask_daemon(&cfg, "clip", args, std::time::Duration::from_secs(timeout))?;
+            print_media(&v, json)
+        }
         Cmd::Queue { json } => {
             let cfg = load(&path)?;
             let destination = match cfg.upload.destination {
@@ -232,6 +285,37 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// Sends a command the daemon must serve (there is no offline fallback) and prints its result.
+fn ask_daemon(
+    cfg: &Config,
+    name: &str,
+    args: Value,
+    timeout: std::time::Duration,
+) -> Result<Value, Failure> {
+    let socket = control::socket_path(&cfg.device.data_dir);
+    match control::request_within(&socket, name, args, timeout) {
+        Ok(reply) if reply.ok => Ok(reply.result.unwrap_or(Value::Null)),
+        Ok(reply) => Err(Failure::Runtime(reply.error.unwrap_or_default())),
+        Err(ControlError::NotRunning(_)) => Err(Failure::Runtime(format!(
+            "`{name}` needs the running daemon (start it with `camvault run`)"
+        ))),
+        Err(e) => Err(Failure::runtime(e)),
+    }
+}
+
+fn print_media(v: &Value, json: bool) -> Result<(), Failure> {
+    if json {
+        return print::json(v);
+    }
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    println!("path: {}", field("path"));
+    println!("key:  {}", field("key"));
+    if let Some(url) = v.get("url").and_then(Value::as_str) {
+        println!("url:  {url}");
+    }
+    Ok(())
 }
 
 fn open_store(cfg: &Config) -> Result<Store, Failure> {

@@ -195,6 +195,8 @@ pub struct UploadConfig {
     /// `AES256` or `aws:kms`; absent: none requested.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_side_encryption: Option<String>,
+    /// How long the presigned GET URLs in `clip.ready` / `snapshot.ready` stay valid.
+    pub presign_expiry_hours: u32,
     /// The folder for `destination = "dir"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
@@ -218,6 +220,7 @@ impl Default for UploadConfig {
             bandwidth_limit: Bandwidth::UNLIMITED,
             storage_class: "STANDARD".to_string(),
             server_side_encryption: None,
+            presign_expiry_hours: 24,
             dir: None,
         }
     }

@@ -155,6 +155,12 @@ fn upload(cfg: &Config) -> Result<(), Problem> {
     let u = &cfg.upload;
     range("upload.part_size_mib", u.part_size_mib.into(), 5, 5120)?;
     range("upload.concurrency", u.concurrency.into(), 1, 16)?;
+    range(
+        "upload.presign_expiry_hours",
+        u.presign_expiry_hours.into(),
+        1,
+        168,
+    )?;
     key_template(&u.key_template)?;
     if !u
         .storage_class

@@ -11,6 +11,16 @@ use super::{ControlError, Reply, Request};
 
 /// Sends one command and waits for its reply. `NotRunning` when no daemon listens.
 pub fn request(socket: &Path, name: &str, args: Value) -> Result<Reply, ControlError> {
+    request_within(socket, name, args, Duration::from_secs(15))
+}
+
+/// [`request`] for commands that take long by nature (a clip waits for its post-roll).
+pub fn request_within(
+    socket: &Path,
+    name: &str,
+    args: Value,
+    timeout: Duration,
+) -> Result<Reply, ControlError> {
     let io = |source| ControlError::Io {
         path: socket.to_path_buf(),
         source,
@@ -27,9 +37,7 @@ pub fn request(socket: &Path, name: &str, args: Value) -> Result<Reply, ControlE
         }
         Err(e) => return Err(io(e)),
     };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .map_err(io)?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .map_err(io)?;

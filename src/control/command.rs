@@ -83,6 +83,9 @@ struct NoArgs {}
 
 /// Longest clip window either side of the event, in seconds.
 pub const MAX_CLIP_SIDE_S: u32 = 600;
+/// A clip without `pre_s` / `post_s`: 10 s before, 30 s after (seed 004).
+pub const DEFAULT_PRE_S: u32 = 10;
+pub const DEFAULT_POST_S: u32 = 30;
 
 impl Command {
     /// The command's name as it appears in `cmd/<name>` and in socket requests.

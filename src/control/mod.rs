@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use client::request;
-pub use command::{Command, Reply, Request};
+pub use client::{request, request_within};
+pub use command::{Command, DEFAULT_POST_S, DEFAULT_PRE_S, Reply, Request};
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::Health;
-use crate::recorder::RecorderHandle;
+use crate::recorder::{MediaFile, RecorderHandle};
 use crate::upload::UploaderHandle;
 use command::UploadAction;
 
@@ -100,6 +100,30 @@ impl Dispatcher {
                 }
                 Ok(serde_json::json!({ "paused": up.is_paused() }))
             }
+            Command::Snapshot(a) => {
+                let f = self
+                    .recorder
+                    .snapshot(&a.camera)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(self.media_ready("snapshot.ready", f))
+            }
+            Command::Clip(a) => {
+                let now = chrono::Utc::now();
+                let at = match &a.at {
+                    Some(t) => crate::clock::parse_time(t, now)?,
+                    None => now,
+                };
+                let pre = std::time::Duration::from_secs(a.pre_s.unwrap_or(DEFAULT_PRE_S).into());
+                let post =
+                    std::time::Duration::from_secs(a.post_s.unwrap_or(DEFAULT_POST_S).into());
+                let f = self
+                    .recorder
+                    .clip(&a.camera, at, pre, post)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(self.media_ready("clip.ready", f))
+            }
             Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
             Command::Reboot => {
                 if !self.allow_reboot {
@@ -122,6 +146,35 @@ impl Dispatcher {
             // Components that serve these register here as they arrive.
             other => Err(format!("`{}` is not available yet", other.name())),
         }
+    }
+
+    /// The reply and event for a new clip or snapshot: where it is, where it will be uploaded,
+    /// and (S3) a presigned URL that works once `upload.done` names the key.
+    fn media_ready(&self, kind: &'static str, f: MediaFile) -> Value {
+        let (key, url) = match &self.uploader {
+            Some(u) => {
+                let key = u.object_key(f.kind, &f.camera, f.start, &f.path);
+                let url = u.presign(&key);
+                u.wake();
+                (Some(key), url)
+            }
+            None => (None, None),
+        };
+        let v = serde_json::json!({
+            "camera": f.camera,
+            "path": f.path,
+            "key": key,
+            "url": url,
+            "start": f.start,
+            "end": f.end,
+            "duration_s": (f.end - f.start).num_milliseconds() as f64 / 1000.0,
+            "bytes": f.bytes,
+        });
+        tracing::info!(camera = %f.camera, path = %f.path, "{kind}");
+        self.health
+            .events()
+            .emit(crate::events::Event::new(kind, v.clone()));
+        v
     }
 
     /// Decodes one request line and answers it; never fails, a bad request gets `ok: false`.

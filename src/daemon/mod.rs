@@ -88,8 +88,16 @@ impl Daemon {
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let recorder =
-            crate::recorder::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        let retention =
+            crate::retention::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        let recorder = crate::recorder::spawn(
+            &cfg,
+            store.clone(),
+            health.clone(),
+            retention.recording_paused.clone(),
+            &cancel,
+            &mut tasks,
+        );
         let uploader = crate::upload::spawn(
             &cfg,
             store.clone(),

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod system;
+mod wear;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct DiskStatus {
     pub path: PathBuf,
     pub total_bytes: u64,
     pub free_bytes: u64,
+    /// As `df` counts it: `used_percent` is used over used + free.
+    pub used_bytes: u64,
     pub used_percent: f64,
 }
 
@@ -73,6 +76,24 @@ pub struct RelayStatus {
     pub failed: i64,
 }
 
+/// Retention's side of the card: what it deleted, whether recording is paused for space,
+/// and how much is written per day (so users can size their card).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StorageStatus {
+    /// `on_disk_full = "stop-recording"` and the disk is full.
+    pub recording_paused: bool,
+    pub deleted_24h: i64,
+    pub deleted_bytes_24h: i64,
+    /// Deleted before upload because the disk was critical.
+    pub data_loss_24h: i64,
+    /// Segments, clips and snapshots finished in the last 24 h.
+    pub media_written_24h_bytes: i64,
+    /// The store's own writes (WAL, checkpoints), per day over up to the last 24 h.
+    pub store_written_per_day_bytes: Option<u64>,
+    /// The sum: what the card takes per day.
+    pub written_per_day_bytes: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub device_id: String,
@@ -88,6 +109,7 @@ pub struct Status {
     pub cameras: BTreeMap<String, CameraStatus>,
     pub queue: QueueStatus,
     pub relay: RelayStatus,
+    pub storage: StorageStatus,
     pub alerts: Vec<Alert>,
 }
 
@@ -129,6 +151,8 @@ pub struct Health {
     clock_offset_ms: Arc<std::sync::atomic::AtomicI64>,
     /// When an upload last finished (or the daemon started).
     upload_progress: Arc<Mutex<Instant>>,
+    recording_paused: Arc<std::sync::atomic::AtomicBool>,
+    wear: Arc<Mutex<wear::WearMeter>>,
     /// Bumped on every camera state change and alert change: "publish the state now".
     changed: watch::Sender<u64>,
     events: EventBus,
@@ -166,6 +190,8 @@ impl Health {
             alerts: Arc::new(Mutex::new(Alerts::default())),
             clock_offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             upload_progress: Arc::new(Mutex::new(Instant::now())),
+            recording_paused: Default::default(),
+            wear: Default::default(),
             changed: watch::channel(0).0,
             events,
             store,
@@ -186,6 +212,13 @@ impl Health {
         if let Ok(mut t) = self.upload_progress.lock() {
             *t = Instant::now();
         }
+    }
+
+    /// Retention paused (or resumed) recording for lack of space.
+    pub fn set_recording_paused(&self, paused: bool) {
+        self.recording_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.changed.send_modify(|n| *n += 1);
     }
 
     /// Resolves whenever something worth publishing at once has changed.
@@ -233,6 +266,19 @@ impl Health {
         status.mem_total_bytes = Some(sample.mem_total_bytes);
         status.temperature_c = sample.temperature_c;
         status.alerts = self.alerts.lock().map(|a| a.active()).unwrap_or_default();
+        status.storage = storage_status(&self.store).await?;
+        status.storage.recording_paused = self
+            .recording_paused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let store_rate = wear::own_write_bytes().and_then(|b| {
+            self.wear
+                .lock()
+                .ok()
+                .and_then(|mut w| w.per_day(std::time::Instant::now(), b))
+        });
+        status.storage.store_written_per_day_bytes = store_rate;
+        status.storage.written_per_day_bytes =
+            status.storage.media_written_24h_bytes + store_rate.unwrap_or(0) as i64;
         Ok(status)
     }
 
@@ -297,6 +343,27 @@ impl Health {
     }
 }
 
+async fn storage_status(store: &Store) -> Result<StorageStatus, StoreError> {
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let (d, media) = store
+        .read(move |db| Ok((db.deletions_since(since)?, db.media_bytes_since(since)?)))
+        .await?;
+    Ok(StorageStatus::from_store(d, media))
+}
+
+impl StorageStatus {
+    fn from_store(d: crate::store::DeletionCounts, media: i64) -> StorageStatus {
+        StorageStatus {
+            deleted_24h: d.deleted,
+            deleted_bytes_24h: d.deleted_bytes,
+            data_loss_24h: d.data_loss,
+            media_written_24h_bytes: media,
+            written_per_day_bytes: media,
+            ..Default::default()
+        }
+    }
+}
+
 /// Looks at the device every few seconds and raises or clears alerts.
 pub async fn monitor(health: Health, cancel: CancellationToken) -> Result<(), StoreError> {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -319,7 +386,10 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
         None
     };
     let live = initial_cameras(cfg, CameraState::Stopped);
-    Ok(assemble(
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let (d, media) = store
+        .blocking_read(move |db| Ok((db.deletions_since(since)?, db.media_bytes_since(since)?)))?;
+    let mut status = assemble(
         &cfg.device.id,
         &cfg.device.data_dir,
         "store",
@@ -327,7 +397,9 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
         summaries,
         pending,
         cfg.relay.enabled,
-    ))
+    );
+    status.storage = StorageStatus::from_store(d, media);
+    Ok(status)
 }
 
 fn assemble(
@@ -386,6 +458,7 @@ fn assemble(
         cameras,
         queue,
         relay,
+        storage: StorageStatus::default(),
         alerts: Vec::new(),
     }
 }
@@ -407,6 +480,7 @@ pub fn disk_status(path: &Path) -> Option<DiskStatus> {
         path: path.to_path_buf(),
         total_bytes: total,
         free_bytes: free,
+        used_bytes: used,
         used_percent,
     })
 }

@@ -2,6 +2,7 @@
 //! a process), and the child-process rules every ffmpeg we start follows.
 
 pub mod args;
+pub mod fmp4;
 pub mod probe;
 pub mod process;
 pub mod progress;

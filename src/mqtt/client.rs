@@ -51,7 +51,7 @@ fn options(cfg: &Config, topics: &Topics) -> Result<MqttOptions, MqttError> {
     o.set_keep_alive(KEEP_ALIVE);
     o.set_clean_session(true);
     // Oversized commands are refused by us with a reply, not by the client with a disconnect.
-    o.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    o.set_max_packet_size(1024 * 1024, 4 * 1024 * 1024);
     let decode = |s: &str| {
         url::form_urlencoded::parse(format!("x={s}").as_bytes())
             .next()
@@ -177,6 +177,9 @@ pub async fn run(
             }
             ev = events.recv() => match ev {
                 Ok(event) => {
+                    if connected && event.kind == "snapshot.ready" {
+                        publish_image(&cfg, &topics, &client, &event);
+                    }
                     let payload = serde_json::to_vec(&event).unwrap_or_default();
                     if !connected || client.try_publish(topics.event(), QoS::AtLeastOnce, false, payload.clone()).is_err() {
                         outbox.push_event(payload);
@@ -316,3 +319,32 @@ fn command(
         drop(permit);
     });
 }
+
+/// The snapshot a `snapshot.ready` event names becomes the camera entity's retained image.
+fn publish_image(
+    cfg: &Config,
+    topics: &Topics,
+    client: &AsyncClient,
+    event: &crate::events::Event,
+) {
+    let (Some(cam), Some(path)) = (
+        event.data.get("camera").and_then(|v| v.as_str()),
+        event.data.get("path").and_then(|v| v.as_str()),
+    ) else {
+        return;
+    };
+    match std::fs::read(cfg.device.data_dir.join(path)) {
+        Ok(jpeg) if jpeg.len() <= MAX_IMAGE_BYTES => {
+            let _ = client.try_publish(topics.image(cam), QoS::AtMostOnce, true, jpeg);
+        }
+        Ok(jpeg) => tracing::warn!(
+            camera = cam,
+            bytes = jpeg.len(),
+            "snapshot too large for the MQTT image topic"
+        ),
+        Err(e) => tracing::warn!(camera = cam, error = %e, "snapshot unreadable for MQTT"),
+    }
+}
+
+/// Outgoing packets are capped (set_max_packet_size) a little above this.
+const MAX_IMAGE_BYTES: usize = 3 * 1024 * 1024;

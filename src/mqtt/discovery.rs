@@ -110,6 +110,14 @@ impl Discovery<'_> {
                 ),
             ),
             (
+                self.topic("camera", &format!("{cam}_latest")),
+                self.entity(
+                    &format!("{cam}_latest"),
+                    &format!("{cam} latest snapshot"),
+                    json!({ "topic": self.topics.image(cam) }),
+                ),
+            ),
+            (
                 self.topic("button", &format!("{cam}_snapshot")),
                 self.entity(
                     &format!("{cam}_snapshot"),
@@ -240,9 +248,15 @@ mod tests {
                     v["command_topic"].is_string() && v["payload_press"].is_string(),
                     "{topic}"
                 ),
+                "camera" => assert!(
+                    v["topic"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("camvault/cv-1/camera/")),
+                    "{topic}"
+                ),
                 other => panic!("unexpected component {other}"),
             }
         }
-        assert_eq!(configs.len(), 7 + 3 + 3);
+        assert_eq!(configs.len(), 7 + 4 + 4);
     }
 }

@@ -24,6 +24,12 @@ impl Topics {
         format!("{}/event", self.base)
     }
 
+    /// The newest snapshot of a camera as raw JPEG bytes, retained: the image of the Home
+    /// Assistant MQTT camera entity.
+    pub fn image(&self, camera: &str) -> String {
+        format!("{}/camera/{camera}/image", self.base)
+    }
+
     /// What we subscribe to: `cmd/<name>` (one level, so our own replies are not matched).
     pub fn commands(&self) -> String {
         format!("{}/cmd/+", self.base)

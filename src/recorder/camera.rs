@@ -109,6 +109,7 @@ impl CameraTask {
             self.set_state(CameraState::Starting);
             let started = Instant::now();
             let outcome = self.run_once(&mut enabled, &cancel).await;
+            self.ctx.set_open(self.name(), None);
             self.reconcile().await;
             match outcome {
                 Ok(Stop::Cancelled) => {
@@ -285,7 +286,10 @@ impl CameraTask {
                 }
             }
             StderrLine::InputFps(fps) => run.stats.set_nominal_fps(fps),
-            StderrLine::SegmentOpened(path) => run.current = Some(path.into()),
+            StderrLine::SegmentOpened(path) => {
+                self.ctx.set_open(self.name(), Some(path.clone().into()));
+                run.current = Some(path.into());
+            }
             StderrLine::Log { level, text } => {
                 let text = scrub(&text, &self.secrets);
                 match level {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
+use crate::store::MediaKind;
+
 pub fn camera_dir(data_dir: &Path, camera: &str) -> PathBuf {
     data_dir.join("recordings").join(camera)
 }
@@ -20,6 +22,34 @@ pub fn parse_name(camera: &str, file: &str) -> Option<DateTime<Utc>> {
         .strip_prefix(camera)?
         .strip_prefix('_')?
         .strip_suffix(".mp4")?;
+    NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Where event clips and snapshots live: `<data_dir>/clips/<camera>/`,
+/// `<data_dir>/snapshots/<camera>/` (the store keeps `clips/<camera>/<file>`).
+pub fn media_dir(kind: MediaKind, camera: &str) -> String {
+    match kind {
+        MediaKind::Continuous => format!("recordings/{camera}"),
+        MediaKind::Clip => format!("clips/{camera}"),
+        MediaKind::Snapshot => format!("snapshots/{camera}"),
+    }
+}
+
+/// `<camera>_<YYYY-MM-DD_HH-MM-SS>[.mmm]` plus an extension: clip names carry their first
+/// second, snapshot names their millisecond.
+pub fn media_name(kind: MediaKind, camera: &str, at: DateTime<Utc>) -> String {
+    match kind {
+        MediaKind::Snapshot => format!("{camera}_{}.jpg", at.format("%Y-%m-%d_%H-%M-%S%.3f")),
+        _ => format!("{camera}_{}.mp4", at.format("%Y-%m-%d_%H-%M-%S")),
+    }
+}
+
+/// The instant a clip or snapshot name carries (to the second).
+pub fn parse_media_name(camera: &str, file: &str) -> Option<DateTime<Utc>> {
+    let rest = file.strip_prefix(camera)?.strip_prefix('_')?;
+    let stamp = rest.get(..19)?;
     NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d_%H-%M-%S")
         .ok()
         .map(|t| t.and_utc())

@@ -3,8 +3,10 @@
 //! [`SegmentEvent`] channel (the `OnSegmentComplete` hook the uploader and MQTT listen to).
 
 mod camera;
+pub mod clip;
 pub mod layout;
 pub mod recovery;
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +35,21 @@ pub enum RecorderError {
     Exited(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("{0}")]
+    NoFootage(String),
+}
+
+/// A clip or snapshot, written, fsynced and in the store.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MediaFile {
+    pub id: i64,
+    pub kind: crate::store::MediaKind,
+    pub camera: String,
+    /// Relative to data_dir.
+    pub path: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub bytes: u64,
 }
 
 /// A segment that is closed, on disk for good, and in the store.
@@ -55,6 +72,8 @@ pub struct Ctx {
     pub events: broadcast::Sender<SegmentEvent>,
     pub segment_seconds: u32,
     pub fragment_seconds: u32,
+    /// The file each camera's ffmpeg is writing now (for clips and snapshots).
+    open_segments: std::sync::Mutex<BTreeMap<String, PathBuf>>,
     test_clip: OnceCell<PathBuf>,
     auto_encoder: OnceCell<&'static str>,
 }
@@ -81,6 +100,20 @@ impl Ctx {
         let _ = self.events.send(seg);
     }
 
+    fn set_open(&self, camera: &str, path: Option<PathBuf>) {
+        if let Ok(mut m) = self.open_segments.lock() {
+            match path {
+                Some(p) => m.insert(camera.to_string(), p),
+                None => m.remove(camera),
+            };
+        }
+    }
+
+    /// The segment file a camera's ffmpeg is writing now, if it records.
+    pub fn open_segment(&self, camera: &str) -> Option<PathBuf> {
+        self.open_segments.lock().ok()?.get(camera).cloned()
+    }
+
     async fn auto_encoder(&self) -> &'static str {
         self.auto_encoder
             .get_or_init(crate::media::v4l2::auto_encoder)
@@ -93,6 +126,7 @@ impl Ctx {
 pub struct RecorderHandle {
     enabled: BTreeMap<String, watch::Sender<bool>>,
     events: broadcast::Sender<SegmentEvent>,
+    ctx: std::sync::Arc<Ctx>,
 }
 
 impl RecorderHandle {
@@ -105,17 +139,47 @@ impl RecorderHandle {
         Ok(())
     }
 
+    /// An event clip of [at − pre, at + post] (waits until it has been recorded).
+    pub async fn clip(
+        &self,
+        camera: &str,
+        at: DateTime<Utc>,
+        pre: std::time::Duration,
+        post: std::time::Duration,
+    ) -> Result<MediaFile, RecorderError> {
+        self.known(camera)?;
+        self.ctx.clip(camera, at, pre, post).await
+    }
+
+    /// A JPEG of the newest keyframe of the segment being recorded.
+    pub async fn snapshot(&self, camera: &str) -> Result<MediaFile, RecorderError> {
+        self.known(camera)?;
+        self.ctx.snapshot(camera).await
+    }
+
+    fn known(&self, camera: &str) -> Result<(), RecorderError> {
+        if self.enabled.contains_key(camera) {
+            Ok(())
+        } else {
+            Err(RecorderError::NoFootage(format!(
+                "no camera named `{camera}`"
+            )))
+        }
+    }
+
     /// Closed segments from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SegmentEvent> {
         self.events.subscribe()
     }
 }
 
-/// Spawns one task per configured camera into `tasks`.
+/// Spawns one task per configured camera into `tasks`. A camera records while it is enabled
+/// (config, then `record` commands) and `disk_paused` (retention's `stop-recording`) is false.
 pub fn spawn(
     cfg: &Config,
     store: Store,
     health: Health,
+    disk_paused: watch::Receiver<bool>,
     cancel: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> RecorderHandle {
@@ -127,15 +191,43 @@ pub fn spawn(
         events: events.clone(),
         segment_seconds: cfg.recording.segment_seconds,
         fragment_seconds: cfg.recording.fragment_seconds,
+        open_segments: Default::default(),
         test_clip: OnceCell::new(),
         auto_encoder: OnceCell::new(),
     });
     let mut enabled = BTreeMap::new();
     for cam in &cfg.cameras {
-        let (tx, rx) = watch::channel(cam.enabled);
-        enabled.insert(cam.name.clone(), tx);
+        let (user_tx, user) = watch::channel(cam.enabled);
+        let (tx, rx) = watch::channel(cam.enabled && !*disk_paused.borrow());
+        enabled.insert(cam.name.clone(), user_tx);
+        tasks.spawn(combine(user, disk_paused.clone(), tx, cancel.clone()));
         let task = camera::CameraTask::new(ctx.clone(), cam.clone());
         tasks.spawn(task.run(rx, cancel.child_token()));
     }
-    RecorderHandle { enabled, events }
+    RecorderHandle {
+        enabled,
+        events,
+        ctx,
+    }
+}
+
+/// Keeps `out` = the user wants the camera on and the disk has room.
+async fn combine(
+    mut user: watch::Receiver<bool>,
+    mut disk_paused: watch::Receiver<bool>,
+    out: watch::Sender<bool>,
+    cancel: CancellationToken,
+) {
+    let mut disk_open = true;
+    loop {
+        let paused = disk_open && *disk_paused.borrow_and_update();
+        let want = *user.borrow_and_update() && !paused;
+        out.send_if_modified(|v| std::mem::replace(v, want) != want);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = user.changed() => if r.is_err() { return },
+            // Retention gone: only the user's wish counts from then on.
+            r = disk_paused.changed(), if disk_open => disk_open = r.is_ok(),
+        }
+    }
 }

@@ -68,7 +68,7 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn camera_id(&self, name: &str) -> Result<i64, StoreError> {
+    pub(super) fn camera_id(&self, name: &str) -> Result<i64, StoreError> {
         self.conn
             .query_row("SELECT id FROM camera WHERE name = ?1", [name], |r| {
                 r.get(0)
@@ -138,7 +138,7 @@ impl Db {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let ms: Option<i64> = self.conn.query_row(
             "SELECT max(s.end_ms) FROM segment s JOIN camera c ON c.id = s.camera_id
-              WHERE c.name = ?1 AND s.state = 'closed' AND s.end_ms <= ?2",
+              WHERE c.name = ?1 AND s.kind = 'continuous' AND s.state = 'closed' AND s.end_ms <= ?2",
             params![camera, to_ms(at)],
             |r| r.get(0),
         )?;
@@ -158,7 +158,8 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, c.name, s.path, s.start_ms, s.end_ms, s.duration_ms, s.bytes, s.state
                FROM segment s JOIN camera c ON c.id = s.camera_id
-              WHERE (?1 IS NULL OR c.name = ?1)
+              WHERE s.kind = 'continuous'
+                AND (?1 IS NULL OR c.name = ?1)
                 AND (?2 IS NULL OR coalesce(s.end_ms, s.start_ms) >= ?2)
                 AND (?3 IS NULL OR s.start_ms < ?3)
                 AND (?4 IS NULL OR s.state = ?4)
@@ -184,7 +185,8 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.name, count(s.id), coalesce(sum(s.bytes), 0), max(s.end_ms)
                FROM camera c LEFT JOIN segment s
-                 ON s.camera_id = c.id AND s.state IN ('recording', 'closed', 'quarantined')
+                 ON s.camera_id = c.id AND s.kind = 'continuous'
+                AND s.state IN ('recording', 'closed', 'quarantined')
               GROUP BY c.id",
         )?;
         let rows = stmt.query_map([], |r| {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::model::{from_ms, to_ms};
+use super::model::{MediaKind, from_ms, to_ms};
 use super::{Db, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,7 +17,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn parse(s: &str) -> JobState {
+    pub(super) fn parse(s: &str) -> JobState {
         match s {
             "uploading" => JobState::Uploading,
             "done" => JobState::Done,
@@ -72,6 +72,7 @@ pub struct Unqueued {
     pub path: String,
     pub start: DateTime<Utc>,
     pub bytes: i64,
+    pub kind: MediaKind,
 }
 
 const JOB_COLUMNS: &str = "id, segment_id, path, object_key, bytes, priority, state, attempts, next_attempt_ms, last_error, upload_id, part_size, bytes_done";
@@ -97,7 +98,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<Job> {
 impl Db {
     pub fn unqueued_segments(&self, limit: u32) -> Result<Vec<Unqueued>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT s.id, c.name, s.path, s.start_ms, coalesce(s.bytes, 0)
+            "SELECT s.id, c.name, s.path, s.start_ms, coalesce(s.bytes, 0), s.kind
                FROM segment s JOIN camera c ON c.id = s.camera_id
               WHERE s.state = 'closed' AND NOT EXISTS (SELECT 1 FROM upload_job j WHERE j.segment_id = s.id)
               ORDER BY s.start_ms LIMIT ?1",
@@ -109,6 +110,7 @@ impl Db {
                 path: r.get(2)?,
                 start: from_ms(r.get(3)?),
                 bytes: r.get(4)?,
+                kind: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -15,6 +15,7 @@
 mod db;
 mod error;
 mod jobs;
+mod lifecycle;
 mod model;
 pub mod schema;
 
@@ -31,6 +32,7 @@ use tokio::sync::oneshot;
 pub use db::Db;
 pub use error::StoreError;
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
+pub use lifecycle::{DeletionCounts, StoredFile};
 pub use model::*;
 
 /// Runs against the connection, replies to its caller, and says whether it succeeded.

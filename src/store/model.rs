@@ -36,25 +36,91 @@ impl SegmentState {
             SegmentState::Deleted => "deleted",
         }
     }
+}
 
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+/// What a row of the `segment` table holds: continuous footage, an event clip, a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Continuous,
+    Clip,
+    Snapshot,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 3] = [MediaKind::Continuous, MediaKind::Clip, MediaKind::Snapshot];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Continuous => "continuous",
+            MediaKind::Clip => "clip",
+            MediaKind::Snapshot => "snapshot",
+        }
     }
 }
 
-impl ToSql for SegmentState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+/// Why retention removed a file (`segment.delete_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteReason {
+    /// Older than its kind's `*_days`.
+    Age,
+    /// Uploaded and verified `keep_uploaded_hours` ago.
+    Uploaded,
+    /// Evicted for space; a copy is in the cloud.
+    Evicted,
+    /// Evicted for space before it was uploaded: footage lost.
+    DataLoss,
+    /// The file had vanished from the disk (found at start-up).
+    Missing,
+}
+
+impl DeleteReason {
+    pub const ALL: [DeleteReason; 5] = [
+        DeleteReason::Age,
+        DeleteReason::Uploaded,
+        DeleteReason::Evicted,
+        DeleteReason::DataLoss,
+        DeleteReason::Missing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteReason::Age => "age",
+            DeleteReason::Uploaded => "uploaded",
+            DeleteReason::Evicted => "evicted",
+            DeleteReason::DataLoss => "data-loss",
+            DeleteReason::Missing => "missing",
+        }
     }
 }
 
-impl FromSql for SegmentState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let s = value.as_str()?;
-        Self::parse(s)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown segment state `{s}`").into()))
-    }
+/// TEXT enums that round-trip through their `as_str` names.
+macro_rules! text_enum_sql {
+    ($t:ty, $what:literal) => {
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = value.as_str()?;
+                <$t>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        FromSqlError::Other(format!(concat!("unknown ", $what, " `{}`"), s).into())
+                    })
+            }
+        }
+    };
 }
+
+text_enum_sql!(SegmentState, "segment state");
+text_enum_sql!(MediaKind, "media kind");
+text_enum_sql!(DeleteReason, "delete reason");
 
 impl ToSql for SourceKind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

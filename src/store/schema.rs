@@ -86,6 +86,22 @@ pub const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     "#,
     },
+    Migration {
+        version: 3,
+        description: "clips and snapshots beside segments; the retention deletion journal",
+        sql: r#"
+        ALTER TABLE segment ADD COLUMN kind TEXT NOT NULL DEFAULT 'continuous'
+            CHECK (kind IN ('continuous', 'clip', 'snapshot'));
+        -- Retention marks a row here before it removes the file, and sets state = 'deleted'
+        -- after: a crash in between is finished at start-up, so no row outlives its file
+        -- unnoticed and no file is removed without a trace.
+        ALTER TABLE segment ADD COLUMN delete_reason TEXT
+            CHECK (delete_reason IS NULL
+                   OR delete_reason IN ('age', 'uploaded', 'evicted', 'data-loss', 'missing'));
+        ALTER TABLE segment ADD COLUMN deleted_ms INTEGER;
+        CREATE INDEX segment_kind_end ON segment (kind, end_ms);
+    "#,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

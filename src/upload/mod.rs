@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Destination};
 use crate::daemon::supervisor::{Backoff, supervise};
 use crate::health::Health;
-use crate::store::{Store, StoreError};
+use crate::store::{MediaKind, Store, StoreError};
+use chrono::{DateTime, Utc};
 pub use s3::S3Error;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,7 @@ pub struct UploaderHandle {
     paused: watch::Sender<bool>,
     store: Store,
     wake: Arc<Notify>,
+    ctx: Arc<Ctx>,
 }
 
 impl UploaderHandle {
@@ -61,6 +63,45 @@ impl UploaderHandle {
 
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()
+    }
+
+    /// Where a stored file goes: its object key (or path under the destination folder).
+    pub fn object_key(
+        &self,
+        kind: MediaKind,
+        camera: &str,
+        start: DateTime<Utc>,
+        path: &str,
+    ) -> String {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        let u = &self.ctx.cfg.upload;
+        plan::object_key(
+            kind,
+            &u.key_template,
+            &self.ctx.cfg.device.id,
+            camera,
+            start,
+            file,
+        )
+    }
+
+    /// A presigned GET URL for an object (S3 only); it works once the upload is done.
+    pub fn presign(&self, key: &str) -> Option<String> {
+        // A URL signed with temporary credentials must carry the session token in the clear:
+        // that secret stays out of events.
+        if self.ctx.cfg.upload.session_token.is_some() {
+            return None;
+        }
+        let hours = u64::from(self.ctx.cfg.upload.presign_expiry_hours);
+        let s3 = self.ctx.s3.as_ref()?;
+        s3.presign_get(key, std::time::Duration::from_secs(hours * 3600))
+            .map_err(|e| tracing::warn!(error = %e, "could not presign a URL"))
+            .ok()
+    }
+
+    /// Look at the queue now (a clip or snapshot was just stored).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     pub async fn retry_failed(&self) -> Result<usize, StoreError> {
@@ -131,9 +172,10 @@ pub fn spawn(
         });
     }
     let c = cancel.clone();
+    let worker_ctx = ctx.clone();
     tasks.spawn(async move {
         supervise("uploader", c, Backoff::default(), move |tok| {
-            worker::run(ctx.clone(), tok)
+            worker::run(worker_ctx.clone(), tok)
         })
         .await;
     });
@@ -141,6 +183,7 @@ pub fn spawn(
         paused: paused_tx,
         store,
         wake,
+        ctx,
     }))
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
-use crate::store::PartRow;
+use crate::store::{MediaKind, PartRow};
 
 pub const MIB: u64 = 1024 * 1024;
 pub const MIN_PART: u64 = 5 * MIB;
@@ -52,6 +52,31 @@ pub fn render_key(
         .replace("{camera}", camera)
         .replace("{device}", device)
         .replace("{file}", file)
+}
+
+/// The object key for any stored file: recordings follow `key_template`; clips and snapshots
+/// go under `clips/<camera>/` and `snapshots/<camera>/` (DESIGN.md, storage layout).
+pub fn object_key(
+    kind: MediaKind,
+    template: &str,
+    device: &str,
+    camera: &str,
+    start: DateTime<Utc>,
+    file: &str,
+) -> String {
+    match kind {
+        MediaKind::Continuous => render_key(template, device, camera, start, file),
+        MediaKind::Clip => format!("clips/{camera}/{file}"),
+        MediaKind::Snapshot => format!("snapshots/{camera}/{file}"),
+    }
+}
+
+/// Clips and snapshots are what people look at first: they jump the queue.
+pub fn priority(kind: MediaKind) -> i64 {
+    match kind {
+        MediaKind::Continuous => 0,
+        MediaKind::Clip | MediaKind::Snapshot => 10,
+    }
 }
 
 /// The part of the template before its first placeholder: every key we write starts with it.

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use base64::Engine;
@@ -262,6 +262,17 @@ impl S3 {
         url::Url::parse(&fixed).unwrap_or(u)
     }
 
+    /// Our clock corrected by what the server taught us.
+    fn signing_time(&self) -> SystemTime {
+        let skew = self.skew_ms.load(Ordering::Relaxed) + self.fake_ms;
+        let now = SystemTime::now();
+        if skew >= 0 {
+            now + Duration::from_millis(skew as u64)
+        } else {
+            now - Duration::from_millis((-skew) as u64)
+        }
+    }
+
     /// Sends a request, retrying what is worth retrying right away (a 5xx, a reset, a clock
     /// the server just corrected us on) a few times, as the AWS SDKs do.
     async fn send(
@@ -303,13 +314,7 @@ impl S3 {
             headers.push(("content-md5".into(), b.md5_b64.clone()));
             headers.push(("content-length".into(), b.data.len().to_string()));
         }
-        let skew = self.skew_ms.load(Ordering::Relaxed) + self.fake_ms;
-        let now = SystemTime::now();
-        let time = if skew >= 0 {
-            now + Duration::from_millis(skew as u64)
-        } else {
-            now - Duration::from_millis((-skew) as u64)
-        };
+        let time = self.signing_time();
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -572,6 +577,48 @@ impl S3 {
     }
 
     /// Size and ETag of an object.
+    /// A GET URL for `key` anyone can use until it expires (SigV4 query signing; AWS caps
+    /// `expires` at 7 days).
+    pub fn presign_get(&self, key: &str, expires: Duration) -> Result<String, S3Error> {
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires);
+        let identity = self.creds.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(self.signing_time())
+            .settings(settings)
+            .build()
+            .map_err(S3Error::network)?
+            .into();
+        let mut url = self.url(Some(key), &[]);
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
+            None => url.host_str().unwrap_or("").to_string(),
+        };
+        let signable = SignableRequest::new(
+            "GET",
+            url.as_str(),
+            std::iter::once(("host", host.as_str())),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(S3Error::network)?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(S3Error::network)?
+            .into_parts();
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in instructions.params() {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(url.as_str().replace('+', "%20"))
+    }
+
     pub async fn head(&self, key: &str) -> Result<(u64, String), S3Error> {
         let resp = self
             .send("HEAD", self.url(Some(key), &[]), Vec::new(), None)

@@ -128,8 +128,9 @@ async fn enqueue_new_segments(ctx: &Ctx) -> Result<(), UploadError> {
             let now = Utc::now();
             for s in &segs {
                 let file = s.path.rsplit('/').next().unwrap_or(&s.path);
-                let key = plan::render_key(&template, &device, &s.camera, s.start, file);
-                db.enqueue(Some(s.segment_id), &s.path, &key, s.bytes, 0, now)?;
+                let key = plan::object_key(s.kind, &template, &device, &s.camera, s.start, file);
+                let priority = plan::priority(s.kind);
+                db.enqueue(Some(s.segment_id), &s.path, &key, s.bytes, priority, now)?;
             }
             Ok(segs.len())
         })
@@ -364,16 +365,26 @@ fn complete_etag(parts: &[PartRow], count: usize) -> Option<String> {
 /// Aborts multipart uploads under our prefix that no job owns (left by a crash between
 /// creating an upload and recording it, or by a job since reset).
 async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
-    let prefix = plan::static_prefix(&ctx.cfg.upload.key_template).to_string();
+    let template = plan::static_prefix(&ctx.cfg.upload.key_template).to_string();
     let (ids, keys) = ctx.store.read(|db| db.owned_uploads()).await?;
     let (ids, keys): (HashSet<String>, HashSet<String>) =
         (ids.into_iter().collect(), keys.into_iter().collect());
-    for (key, id) in s3.list_uploads(&prefix).await? {
-        // With no fixed prefix, only keys our own jobs use are ours to clean.
-        let ours = !prefix.is_empty() || keys.contains(&key);
-        if ours && !ids.contains(&id) {
-            tracing::info!(%key, "upload: aborting an abandoned multipart upload");
-            s3.abort(&key, &id).await?;
+    // A fixed template prefix is ours alone; elsewhere (no prefix, the shared `clips/` and
+    // `snapshots/`) only keys our own jobs use are ours to clean.
+    let mut prefixes = vec![(template.clone(), !template.is_empty())];
+    if !template.is_empty() {
+        prefixes.extend([
+            ("clips/".to_string(), false),
+            ("snapshots/".to_string(), false),
+        ]);
+    }
+    for (prefix, exclusive) in prefixes {
+        for (key, id) in s3.list_uploads(&prefix).await? {
+            let ours = exclusive || keys.contains(&key);
+            if ours && !ids.contains(&id) {
+                tracing::info!(%key, "upload: aborting an abandoned multipart upload");
+                s3.abort(&key, &id).await?;
+            }
         }
     }
     Ok(())

@@ -1,0 +1,104 @@
+//! Snapshots: a JPEG of the newest keyframe of the segment being recorded. The last complete
+//! fragments are cut out of the growing file ([`crate::media::fmp4::tail`]) and only their
+//! keyframes are decoded, so a snapshot costs no second camera connection and little CPU.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::layout::{fsync_file_and_dir, media_dir, media_name};
+use super::{Ctx, MediaFile, RecorderError};
+use crate::media::{fmp4, process};
+use crate::store::MediaKind;
+
+/// Fragments taken from the end, widening while they hold no keyframe (a long GOP).
+const TRIES: [usize; 3] = [4, 16, 64];
+
+impl Ctx {
+    pub async fn snapshot(&self, camera: &str) -> Result<MediaFile, RecorderError> {
+        let open = self.open_segment(camera).ok_or_else(|| {
+            RecorderError::NoFootage(format!("`{camera}` is not recording right now"))
+        })?;
+        let at = Utc::now();
+        let rel_dir = media_dir(MediaKind::Snapshot, camera);
+        std::fs::create_dir_all(self.data_dir.join(&rel_dir))?;
+        std::fs::create_dir_all(self.data_dir.join("cache"))?;
+        let (rel, path) = self.free_name(&rel_dir, &media_name(MediaKind::Snapshot, camera, at));
+        let partial = path.with_extension("jpg.partial");
+        let tail_file = self
+            .data_dir
+            .join("cache")
+            .join(format!("snapshot-{camera}.mp4"));
+        let mut last_error = String::from("no complete fragment yet");
+        for n in TRIES {
+            let (o, t) = (open.clone(), tail_file.clone());
+            let wrote = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+                match fmp4::tail(&o, n)? {
+                    Some(bytes) => std::fs::write(&t, bytes).map(|_| true),
+                    None => Ok(false),
+                }
+            })
+            .await
+            .map_err(|_| RecorderError::Cancelled)??;
+            if !wrote {
+                break;
+            }
+            match decode_last_keyframe(&tail_file, &partial).await {
+                Ok(()) if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) => {
+                    let _ = std::fs::remove_file(&tail_file);
+                    std::fs::rename(&partial, &path)?;
+                    let p = path.clone();
+                    let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
+                        .await
+                        .map_err(|_| RecorderError::Cancelled)??;
+                    return self
+                        .register(MediaKind::Snapshot, camera, rel, at, at, bytes)
+                        .await;
+                }
+                Ok(()) => last_error = "no keyframe in the newest fragments".into(),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        let _ = std::fs::remove_file(&tail_file);
+        let _ = std::fs::remove_file(&partial);
+        Err(RecorderError::NoFootage(format!(
+            "no snapshot of `{camera}`: {last_error}"
+        )))
+    }
+}
+
+async fn decode_last_keyframe(input: &Path, out: &Path) -> Result<(), RecorderError> {
+    let args: Vec<std::ffi::OsString> = vec![
+        "-hide_banner".into(),
+        "-nostdin".into(),
+        "-v".into(),
+        "error".into(),
+        "-skip_frame".into(),
+        "nokey".into(),
+        "-i".into(),
+        input.into(),
+        "-map".into(),
+        "0:v:0".into(),
+        "-fps_mode".into(),
+        "passthrough".into(),
+        "-update".into(),
+        "1".into(),
+        "-q:v".into(),
+        "3".into(),
+        "-c:v".into(),
+        "mjpeg".into(),
+        "-f".into(),
+        "image2".into(),
+        "-y".into(),
+        out.into(),
+    ];
+    let o = process::output("ffmpeg", args).await?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(RecorderError::Exited(format!(
+            "snapshot: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )))
+    }
+}

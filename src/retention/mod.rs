@@ -1,0 +1,224 @@
+//! Retention: keeps the card healthy. Every pass reads the files the store knows, the disk's
+//! fill and the clock, asks [`policy::plan`] what to delete, and deletes it through the store
+//! (mark durably, remove the file and sync its folder, finish the row), so a crash at any
+//! instant leaves a state [`reconcile`] completes at the next start.
+
+pub mod policy;
+pub mod reconcile;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Destination};
+use crate::daemon::supervisor::{Backoff, supervise};
+use crate::events::Event;
+use crate::health::{Health, disk_status};
+use crate::store::{DeleteReason, Store, StoreError};
+use policy::{Disk, Item, Plan, Rules};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// How often retention looks, at the latest (a closed segment or a disk alert wakes it).
+const PASS_EVERY: Duration = Duration::from_secs(30);
+/// Deletions are journaled in batches: one durable commit per batch.
+const BATCH: usize = 64;
+
+/// What retention tells the rest of the device.
+#[derive(Clone)]
+pub struct RetentionHandle {
+    /// `stop-recording` and the disk full: the recorder pauses while this is true.
+    pub recording_paused: watch::Receiver<bool>,
+    wake: Arc<Notify>,
+}
+
+impl RetentionHandle {
+    /// Look now (a segment closed, a clip was written).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+pub struct Retention {
+    data_dir: PathBuf,
+    rules: Rules,
+    uploads_enabled: bool,
+    store: Store,
+    health: Health,
+    paused: watch::Sender<bool>,
+}
+
+impl Retention {
+    pub fn new(cfg: &Config, store: Store, health: Health) -> Retention {
+        Retention {
+            data_dir: cfg.device.data_dir.clone(),
+            rules: Rules::from_config(&cfg.retention),
+            uploads_enabled: cfg.upload.destination != Destination::None,
+            store,
+            health,
+            paused: watch::channel(false).0,
+        }
+    }
+
+    /// One pass: decide, then delete. Returns the plan it carried out.
+    pub async fn run_once(&self) -> Result<Plan, RetentionError> {
+        let files = self.store.read(|db| db.stored_files()).await?;
+        let items: Vec<Item> = files
+            .iter()
+            .map(|f| Item::from_stored(f, self.uploads_enabled))
+            .collect();
+        let disk = disk_status(&self.data_dir).map(|d| Disk {
+            total: d.used_bytes + d.free_bytes,
+            used: d.used_bytes,
+        });
+        let plan = policy::plan(&items, Utc::now(), disk, &self.rules, *self.paused.borrow());
+        if !plan.delete.is_empty() {
+            tracing::info!(files = plan.delete.len(), "retention: deleting");
+        }
+        let by_id: std::collections::HashMap<i64, &crate::store::StoredFile> =
+            files.iter().map(|f| (f.id, f)).collect();
+        for batch in plan.delete.chunks(BATCH) {
+            let marks: Vec<(i64, DeleteReason)> = batch.to_vec();
+            self.store
+                .write(move |db| {
+                    marks
+                        .iter()
+                        .try_for_each(|(id, r)| db.mark_for_deletion(*id, *r))
+                })
+                .await?;
+            self.store.flush().await?;
+            let paths: Vec<(i64, String)> = batch
+                .iter()
+                .filter_map(|(id, _)| by_id.get(id).map(|f| (*id, f.path.clone())))
+                .collect();
+            remove_files(&self.data_dir, &paths).await?;
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let now = Utc::now();
+            self.store
+                .write(move |db| ids.iter().try_for_each(|id| db.finish_deletion(*id, now)))
+                .await?;
+            self.store.flush().await?;
+            for (id, reason) in batch {
+                if matches!(reason, DeleteReason::Evicted | DeleteReason::DataLoss)
+                    && let Some(f) = by_id.get(id)
+                {
+                    self.report_eviction(f, *reason);
+                }
+            }
+        }
+        if plan.pause_recording != *self.paused.borrow() {
+            if plan.pause_recording {
+                tracing::error!(
+                    used_percent = plan.used_percent_after,
+                    "disk full and nothing uploaded left to delete: recording paused (on_disk_full = stop-recording)"
+                );
+            } else {
+                tracing::info!("disk space is back: recording resumes");
+            }
+            self.paused.send_replace(plan.pause_recording);
+            self.health.set_recording_paused(plan.pause_recording);
+        }
+        Ok(plan)
+    }
+
+    fn report_eviction(&self, f: &crate::store::StoredFile, reason: DeleteReason) {
+        let data_loss = reason == DeleteReason::DataLoss;
+        if data_loss {
+            tracing::warn!(camera = %f.camera, path = %f.path, bytes = f.bytes, "disk critical: deleted footage that was not uploaded yet");
+        }
+        self.health.events().emit(Event::new(
+            "retention.evicted",
+            json!({
+                "camera": f.camera, "kind": f.kind, "path": f.path, "bytes": f.bytes,
+                "end": f.end, "data_loss": data_loss,
+            }),
+        ));
+    }
+}
+
+/// Step 2 of a deletion: the files go, and their folders are synced so the removal is as
+/// durable as the mark was.
+pub(crate) async fn remove_files(
+    data_dir: &Path,
+    paths: &[(i64, String)],
+) -> Result<(), RetentionError> {
+    let data_dir = data_dir.to_path_buf();
+    let paths = paths.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut dirs = std::collections::BTreeSet::new();
+        for (_, rel) in &paths {
+            let p = data_dir.join(rel);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(RetentionError::Io {
+                        path: rel.clone(),
+                        source,
+                    });
+                }
+            }
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for d in dirs {
+            if let Ok(f) = std::fs::File::open(&d) {
+                let _ = f.sync_all();
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap_or(Ok(()))
+}
+
+/// Reconciles the store with the disk, then runs retention passes until cancelled.
+pub fn spawn(
+    cfg: &Config,
+    store: Store,
+    health: Health,
+    cancel: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> RetentionHandle {
+    let retention = Arc::new(Retention::new(cfg, store, health));
+    let wake = Arc::new(Notify::new());
+    let handle = RetentionHandle {
+        recording_paused: retention.paused.subscribe(),
+        wake: wake.clone(),
+    };
+    let c = cancel.clone();
+    tasks.spawn(async move {
+        supervise("retention", c, Backoff::default(), move |tok| {
+            let (r, w) = (retention.clone(), wake.clone());
+            async move {
+                reconcile::at_start(&r.data_dir, &r.store).await?;
+                loop {
+                    r.run_once().await?;
+                    tokio::select! {
+                        _ = tok.cancelled() => return Ok::<(), RetentionError>(()),
+                        _ = w.notified() => {}
+                        _ = tokio::time::sleep(PASS_EVERY) => {}
+                    }
+                }
+            }
+        })
+        .await;
+    });
+    handle
+}
