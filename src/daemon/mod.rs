@@ -98,6 +98,13 @@ impl Daemon {
             &cancel,
             &mut tasks,
         );
+        // A closed segment is the moment the card fills: retention looks at once.
+        let r = retention.clone();
+        tasks.spawn(crate::recorder::on_segment(
+            recorder.subscribe(),
+            cancel.clone(),
+            move || r.wake(),
+        ));
         let uploader = crate::upload::spawn(
             &cfg,
             store.clone(),

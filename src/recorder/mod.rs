@@ -211,6 +211,23 @@ pub fn spawn(
     }
 }
 
+/// Calls `f` for every closed segment (missed ones included) until cancelled.
+pub async fn on_segment(
+    mut rx: broadcast::Receiver<SegmentEvent>,
+    cancel: CancellationToken,
+    f: impl Fn() + Send + 'static,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = rx.recv() => match r {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => f(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
 /// Keeps `out` = the user wants the camera on and the disk has room.
 async fn combine(
     mut user: watch::Receiver<bool>,

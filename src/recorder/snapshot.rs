@@ -29,9 +29,21 @@ impl Ctx {
             .data_dir
             .join("cache")
             .join(format!("snapshot-{camera}.mp4"));
+        // Just after a segment boundary the new file holds no complete fragment yet: the
+        // newest frames are then at the end of the segment that just closed.
+        let cam = camera.to_string();
+        let previous = self
+            .store
+            .read(move |db| db.footage(&cam, at - chrono::Duration::minutes(1), at))
+            .await?
+            .pop()
+            .map(|(rel, _, _)| self.data_dir.join(rel));
         let mut last_error = String::from("no complete fragment yet");
-        for n in TRIES {
-            let (o, t) = (open.clone(), tail_file.clone());
+        let mut attempts: Vec<(std::path::PathBuf, usize)> =
+            TRIES.iter().map(|n| (open.clone(), *n)).collect();
+        attempts.extend(previous.map(|p| (p, TRIES[1])));
+        for (source, n) in attempts {
+            let (o, t) = (source, tail_file.clone());
             let wrote = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
                 match fmp4::tail(&o, n)? {
                     Some(bytes) => std::fs::write(&t, bytes).map(|_| true),
@@ -41,7 +53,7 @@ impl Ctx {
             .await
             .map_err(|_| RecorderError::Cancelled)??;
             if !wrote {
-                break;
+                continue;
             }
             match decode_last_keyframe(&tail_file, &partial).await {
                 Ok(()) if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) => {

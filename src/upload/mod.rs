@@ -156,20 +156,12 @@ pub fn spawn(
         wake: wake.clone(),
         s3,
     });
-    if let Some(mut rx) = segments {
+    if let Some(rx) = segments {
         // A closed segment wakes the uploader at once instead of at its next scan.
-        let (w, c) = (wake.clone(), cancel.clone());
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = c.cancelled() => return,
-                    r = rx.recv() => match r {
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => w.notify_one(),
-                        Err(_) => return,
-                    },
-                }
-            }
-        });
+        let w = wake.clone();
+        tasks.spawn(crate::recorder::on_segment(rx, cancel.clone(), move || {
+            w.notify_one()
+        }));
     }
     let c = cancel.clone();
     let worker_ctx = ctx.clone();

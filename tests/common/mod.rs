@@ -168,6 +168,11 @@ impl Daemon {
         self.child.id() as i32
     }
 
+    /// What the daemon has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) with a pid we own.
         assert_eq!(unsafe { libc_kill(self.pid(), sig) }, 0);
@@ -223,14 +228,21 @@ pub struct RtspCamera {
     child: Option<Child>,
     pub port: u16,
     auth: Option<(String, String)>,
+    extra: Vec<String>,
 }
 
 impl RtspCamera {
     pub fn start(port: u16, auth: Option<(&str, &str)>) -> RtspCamera {
+        Self::start_with(port, auth, &[])
+    }
+
+    /// With more arguments for tests/support/rtsp_camera.py (`--pattern snow`, `--size …`).
+    pub fn start_with(port: u16, auth: Option<(&str, &str)>, extra: &[&str]) -> RtspCamera {
         let mut cam = RtspCamera {
             child: None,
             port,
             auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         cam.resume();
         cam
@@ -251,6 +263,7 @@ impl RtspCamera {
         if let Some((u, p)) = &self.auth {
             cmd.args(["--user", u, "--password", p]);
         }
+        cmd.args(&self.extra);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

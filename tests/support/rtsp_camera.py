@@ -2,7 +2,8 @@
 """A GStreamer RTSP server that behaves like an IP camera (H.264 + AAC), for tests and benches.
 
 usage: rtsp_camera.py PORT [--path /stream] [--user U --password P] [--size 640x360]
-                      [--fps 25] [--kbps 1000]
+                      [--fps 25] [--kbps 1000] [--pattern smpte]
+(--pattern snow makes every frame, so every packet, unique: tests match packets by hash.)
 Prints "ready" on stdout once it listens on 127.0.0.1:PORT. Run with Debian's /usr/bin/python3.
 """
 import argparse
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--kbps", type=int, default=1000)
+    ap.add_argument("--pattern", default="smpte")
     a = ap.parse_args()
     w, h = a.size.split("x")
 
@@ -33,7 +35,7 @@ def main():
     server.set_service(str(a.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        f"( videotestsrc is-live=true ! video/x-raw,width={w},height={h},framerate={a.fps}/1 "
+        f"( videotestsrc is-live=true pattern={a.pattern} ! video/x-raw,width={w},height={h},framerate={a.fps}/1 "
         f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={a.kbps} key-int-max={2 * a.fps} "
         f"! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
         f"audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=1 ! audioconvert "
