@@ -27,6 +27,9 @@ command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 # MQTT's real peer: mosquitto (and openssl for the TLS test's certificates).
 command -v mosquitto >/dev/null || need_apt+=(mosquitto mosquitto-clients)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The relay's real peers: nginx with the RTMP module, and curl as the cameras' FTP client.
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need_apt+=(nginx libnginx-mod-rtmp)
+command -v curl >/dev/null || need_apt+=(curl)
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null \
   || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
                 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)

@@ -31,6 +31,11 @@ const FIXTURES: &[(u32, &str)] = &[
          INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, delete_reason, deleted_ms)
            VALUES (1, 'recordings/front/2023-11-13/front_2023-11-13_22-13-20.mp4', 1699913600000, 1699914200000, 600000, 5, 'deleted', 'age', 1700600000000);",
     ),
+    (
+        4,
+        "UPDATE relay_state SET last_name = 'cam_20231114_221320.mp4', last_stamp_ms = 1700000000000, sent = 3;
+         INSERT INTO relay_retry (name, attempts, next_ms, last_error) VALUES ('bad.mp4', 1, 1700000300000, 'no video stream');",
+    ),
 ];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {

@@ -425,6 +425,9 @@ pub struct RelayConfig {
     pub scan_interval_seconds: u32,
     pub max_retries: u32,
     pub retry_delay_seconds: u32,
+    /// Catch-up after a stop: files starting this long or more before the newest file are
+    /// skipped (deleted), so the stream returns to "almost live". 0 sends every file.
+    pub max_lag_seconds: u32,
 }
 
 impl Default for RelayConfig {
@@ -438,6 +441,7 @@ impl Default for RelayConfig {
             scan_interval_seconds: 5,
             max_retries: 3,
             retry_delay_seconds: 300,
+            max_lag_seconds: 300,
         }
     }
 }
@@ -450,6 +454,11 @@ pub struct FtpConfig {
     pub passive_ports: PortRange,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<FtpUser>,
+    /// FTPS (explicit TLS): a PEM certificate chain and its private key; both or neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for FtpConfig {
@@ -462,6 +471,8 @@ impl Default for FtpConfig {
                 last: 50100,
             },
             users: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

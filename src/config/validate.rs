@@ -339,6 +339,12 @@ fn relay(cfg: &Config) -> Result<(), Problem> {
     )?;
     range("relay.max_retries", r.max_retries.into(), 0, 100)?;
     range(
+        "relay.max_lag_seconds",
+        r.max_lag_seconds.into(),
+        0,
+        7 * 86_400,
+    )?;
+    range(
         "relay.retry_delay_seconds",
         r.retry_delay_seconds.into(),
         1,
@@ -356,6 +362,12 @@ fn ftp(cfg: &Config) -> Result<(), Problem> {
     }
     if f.listen.port() >= f.passive_ports.first && f.listen.port() <= f.passive_ports.last {
         return bad("ftp.passive_ports", "must not include the control port");
+    }
+    if f.tls_cert_file.is_some() != f.tls_key_file.is_some() {
+        return bad(
+            "ftp.tls_key_file",
+            "FTPS needs both tls_cert_file and tls_key_file",
+        );
     }
     let mut seen = HashSet::new();
     for (i, user) in f.users.iter().enumerate() {

@@ -14,8 +14,9 @@ pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::Health;
 use crate::recorder::{MediaFile, RecorderHandle};
+use crate::relay::RelayHandle;
 use crate::upload::UploaderHandle;
-use command::UploadAction;
+use command::{RelayAction, UploadAction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -43,6 +44,7 @@ pub struct Dispatcher {
     health: Health,
     recorder: RecorderHandle,
     uploader: Option<UploaderHandle>,
+    relay: Option<RelayHandle>,
     allow_reboot: bool,
 }
 
@@ -65,12 +67,14 @@ impl Dispatcher {
         health: Health,
         recorder: RecorderHandle,
         uploader: Option<UploaderHandle>,
+        relay: Option<RelayHandle>,
         allow_reboot: bool,
     ) -> Self {
         Dispatcher {
             health,
             recorder,
             uploader,
+            relay,
             allow_reboot,
         }
     }
@@ -123,6 +127,14 @@ impl Dispatcher {
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(self.media_ready("clip.ready", f))
+            }
+            Command::Relay(args) => {
+                let relay = self
+                    .relay
+                    .as_ref()
+                    .ok_or("the relay is off (set [relay] enabled = true)")?;
+                relay.set_running(args.action == RelayAction::Start);
+                Ok(serde_json::json!({ "running": relay.is_running() }))
             }
             Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
             Command::Reboot => {

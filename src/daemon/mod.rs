@@ -114,10 +114,13 @@ impl Daemon {
             &mut tasks,
         )
         .map_err(DaemonError::Upload)?;
+        let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        crate::ftp::spawn(&cfg, relay.clone(), &cancel, &mut tasks);
         let dispatcher = Dispatcher::new(
             health.clone(),
             recorder.clone(),
             uploader,
+            relay,
             cfg.device.allow_remote_reboot,
         );
         if cfg.mqtt.url.is_some() {

@@ -67,7 +67,7 @@ pub struct QueueStatus {
     pub uploaded_24h: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelayStatus {
     pub state: String,
     pub current_file: Option<String>,
@@ -152,6 +152,7 @@ pub struct Health {
     /// When an upload last finished (or the daemon started).
     upload_progress: Arc<Mutex<Instant>>,
     recording_paused: Arc<std::sync::atomic::AtomicBool>,
+    relay: Arc<Mutex<Option<RelayStatus>>>,
     wear: Arc<Mutex<wear::WearMeter>>,
     /// Bumped on every camera state change and alert change: "publish the state now".
     changed: watch::Sender<u64>,
@@ -191,6 +192,7 @@ impl Health {
             clock_offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             upload_progress: Arc::new(Mutex::new(Instant::now())),
             recording_paused: Default::default(),
+            relay: Default::default(),
             wear: Default::default(),
             changed: watch::channel(0).0,
             events,
@@ -218,6 +220,14 @@ impl Health {
     pub fn set_recording_paused(&self, paused: bool) {
         self.recording_paused
             .store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// The relay's state, as it changes.
+    pub fn set_relay(&self, status: RelayStatus) {
+        if let Ok(mut r) = self.relay.lock() {
+            *r = Some(status);
+        }
         self.changed.send_modify(|n| *n += 1);
     }
 
@@ -267,6 +277,9 @@ impl Health {
         status.temperature_c = sample.temperature_c;
         status.alerts = self.alerts.lock().map(|a| a.active()).unwrap_or_default();
         status.storage = storage_status(&self.store).await?;
+        if let Some(relay) = self.relay.lock().ok().and_then(|r| r.clone()) {
+            status.relay = relay;
+        }
         status.storage.recording_paused = self
             .recording_paused
             .load(std::sync::atomic::Ordering::Relaxed);

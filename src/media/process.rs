@@ -13,11 +13,20 @@ use tokio::process::{Child, Command};
 use super::MediaError;
 
 pub fn spawn(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
+    spawn_io(program, args, Stdio::null())
+}
+
+/// [`spawn`] with a pipe to the child's stdin (the relay feeds its RTMP session that way).
+pub fn spawn_with_stdin(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
+    spawn_io(program, args, Stdio::piped())
+}
+
+fn spawn_io(program: &str, args: &[OsString], stdin: Stdio) -> Result<Child, MediaError> {
     let parent = std::process::id();
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env("TZ", "UTC")
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)

@@ -17,6 +17,7 @@ mod error;
 mod jobs;
 mod lifecycle;
 mod model;
+mod relay;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use error::StoreError;
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
 pub use lifecycle::{DeletionCounts, StoredFile};
 pub use model::*;
+pub use relay::RelayProgress;
 
 /// Runs against the connection, replies to its caller, and says whether it succeeded.
 type Task = Box<dyn FnOnce(&Db) -> bool + Send>;

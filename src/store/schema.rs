@@ -102,6 +102,31 @@ pub const MIGRATIONS: &[Migration] = &[
         CREATE INDEX segment_kind_end ON segment (kind, end_ms);
     "#,
     },
+    Migration {
+        version: 4,
+        description: "relay progress and per-file retries",
+        sql: r#"
+        -- One row: where the relay stands, so a restart neither re-sends nor goes back.
+        CREATE TABLE relay_state (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            last_name     TEXT,
+            last_stamp_ms INTEGER,
+            last_sent_ms  INTEGER,
+            sent          INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),
+            failed        INTEGER NOT NULL DEFAULT 0 CHECK (failed >= 0),
+            skipped       INTEGER NOT NULL DEFAULT 0 CHECK (skipped >= 0),
+            CHECK ((last_name IS NULL) = (last_stamp_ms IS NULL))
+        ) STRICT;
+        INSERT INTO relay_state (id) VALUES (1);
+
+        CREATE TABLE relay_retry (
+            name       TEXT PRIMARY KEY,
+            attempts   INTEGER NOT NULL CHECK (attempts > 0),
+            next_ms    INTEGER NOT NULL,
+            last_error TEXT NOT NULL
+        ) STRICT;
+    "#,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

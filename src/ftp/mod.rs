@@ -1,0 +1,206 @@
+//! The embedded FTP inbox (libunftp): cameras log in with the users of `[ftp]` and may only
+//! upload (STOR) into the relay inbox. The filesystem back-end is capability-based (cap-std):
+//! no path, `..` or symlink leads out of the inbox. A finished upload (the server's
+//! close-of-write) makes the file eligible for the relay at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use libunftp::ServerBuilder;
+use libunftp::notification::{DataEvent, DataListener, EventMeta};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use unftp_core::auth::{
+    AuthenticationError, Authenticator, Credentials, Principal, UserDetail, UserDetailError,
+    UserDetailProvider,
+};
+use unftp_sbe_fs::{Filesystem, Meta};
+use unftp_sbe_restrict::{RestrictingVfs, UserWithPermissions, VfsOperations};
+
+use crate::config::{Config, Secret};
+use crate::daemon::supervisor::{Backoff, supervise};
+use crate::relay::RelayHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FtpError {
+    #[error("inbox {0}: {1}")]
+    Inbox(String, std::io::Error),
+    #[error("FTP server: {0}")]
+    Server(String),
+}
+
+/// A logged-in camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CamUser {
+    name: String,
+}
+
+impl fmt::Display for CamUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl UserDetail for CamUser {}
+
+impl UserWithPermissions for CamUser {
+    /// Upload rights only: no download, listing, deleting, renaming or folders.
+    fn permissions(&self) -> VfsOperations {
+        VfsOperations::PUT
+    }
+}
+
+/// The configured users and their passwords (redacted in Debug).
+#[derive(Debug)]
+struct Users(HashMap<String, Secret>);
+
+#[async_trait]
+impl Authenticator for Users {
+    async fn authenticate(
+        &self,
+        username: &str,
+        creds: &Credentials,
+    ) -> Result<Principal, AuthenticationError> {
+        let Some(want) = self.0.get(username) else {
+            return Err(AuthenticationError::BadUser);
+        };
+        let given = creds.password.as_deref().unwrap_or("");
+        if constant_time_eq(given.as_bytes(), want.expose().as_bytes()) {
+            Ok(Principal {
+                username: username.to_string(),
+            })
+        } else {
+            tracing::warn!(user = username, ip = %creds.source_ip, "ftp: wrong password");
+            Err(AuthenticationError::BadPassword)
+        }
+    }
+}
+
+#[async_trait]
+impl UserDetailProvider for Users {
+    type User = CamUser;
+
+    async fn provide_user_detail(&self, p: &Principal) -> Result<CamUser, UserDetailError> {
+        Ok(CamUser {
+            name: p.username.clone(),
+        })
+    }
+}
+
+/// Compares without an early exit, so timing tells nothing about the password.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// Tells the relay when an upload into the inbox itself has finished.
+#[derive(Debug)]
+struct Uploads(Option<RelayHandle>);
+
+impl fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RelayHandle")
+    }
+}
+
+#[async_trait]
+impl DataListener for Uploads {
+    async fn receive_data_event(&self, e: DataEvent, m: EventMeta) {
+        if let DataEvent::Put { path, bytes } = e {
+            tracing::info!(user = %m.username, file = %path, bytes, "ftp: upload finished");
+            let name = path.trim_start_matches('/');
+            if let Some(relay) = &self.0
+                && !name.contains('/')
+            {
+                relay.upload_finished(name);
+            }
+        }
+    }
+}
+
+/// Starts the FTP server when `[ftp] enabled`.
+pub fn spawn(
+    cfg: &Config,
+    relay: Option<RelayHandle>,
+    cancel: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    if !cfg.ftp.enabled {
+        return;
+    }
+    let cfg = Arc::new(cfg.clone());
+    let relay = Arc::new(relay);
+    let c = cancel.clone();
+    tasks.spawn(async move {
+        supervise("ftp", c, Backoff::default(), move |tok| {
+            serve(cfg.clone(), relay.as_ref().clone(), tok)
+        })
+        .await;
+    });
+}
+
+async fn serve(
+    cfg: Arc<Config>,
+    relay: Option<RelayHandle>,
+    cancel: CancellationToken,
+) -> Result<(), FtpError> {
+    let f = &cfg.ftp;
+    let inbox = crate::relay::inbox_dir(&cfg);
+    std::fs::create_dir_all(&inbox).map_err(|e| FtpError::Inbox(inbox.display().to_string(), e))?;
+    // Fail here, with the reason, rather than on every connection.
+    Filesystem::new(inbox.clone()).map_err(|e| FtpError::Inbox(inbox.display().to_string(), e))?;
+    let users = Arc::new(Users(
+        f.users
+            .iter()
+            .filter_map(|u| u.password.clone().map(|p| (u.name.clone(), p)))
+            .collect(),
+    ));
+    let root = inbox.clone();
+    type Vfs = RestrictingVfs<Filesystem, CamUser, Meta>;
+    let mut builder = ServerBuilder::<Vfs, CamUser>::with_user_detail_provider(
+        Box::new(move || Vfs::new(Filesystem::new(root.clone()).expect("checked at start"))),
+        users.clone(),
+    )
+    .authenticator(users)
+    .greeting("camvault FTP inbox")
+    .passive_ports(f.passive_ports.first..=f.passive_ports.last)
+    .idle_session_timeout(300)
+    .notify_data(Uploads(relay))
+    .shutdown_indicator({
+        let c = cancel.clone();
+        async move {
+            c.cancelled().await;
+            libunftp::options::Shutdown::new().grace_period(std::time::Duration::from_secs(2))
+        }
+    });
+    if let (Some(cert), Some(key)) = (&f.tls_cert_file, &f.tls_key_file) {
+        builder = builder.ftps(cert.clone(), key.clone());
+    }
+    let server = builder
+        .build()
+        .map_err(|e| FtpError::Server(e.to_string()))?;
+    tracing::info!(listen = %f.listen, inbox = %inbox.display(), "ftp: listening");
+    server
+        .listen(f.listen.to_string())
+        .await
+        .map_err(|e| FtpError::Server(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn password_comparison() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

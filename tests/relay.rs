@@ -1,0 +1,473 @@
+//! The FTP-to-RTMP relay against real peers: curl uploads clips over FTP into camvault's
+//! embedded server, camvault streams them to nginx with the RTMP module, and nginx's
+//! exec_publish hook counts publish sessions while its recorder keeps what arrived.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const FTP_PASSWORD: &str = "ftp-Pw-4417";
+const STREAM_KEY: &str = "key-Canary-8841";
+
+/// nginx with the RTMP module on 127.0.0.1, recording every publish session to one FLV file
+/// and appending `publish <name>` / `done <name>` to a hooks file.
+struct Nginx {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(dir: &Path) -> Nginx {
+        let port = free_port();
+        let rec = dir.join("rec");
+        std::fs::create_dir_all(&rec).unwrap();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let hook = dir.join("hook.sh");
+        write(
+            &hook,
+            &format!(
+                "#!/bin/sh\necho \"$1 $2\" >> {}\n",
+                dir.join("hooks.txt").display()
+            ),
+        );
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let conf = dir.join("nginx.conf");
+        write(
+            &conf,
+            &format!(
+                "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+                 daemon off;\nmaster_process on;\nuser root;\nworker_processes 1;\n\
+                 pid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+                 events {{ worker_connections 64; }}\n\
+                 rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
+                   application live {{ live on; record all; record_path {rec}; record_unique on;\n\
+                     exec_publish {hook} publish $name; exec_publish_done {hook} done $name; }} }} }}\n",
+                d = dir.display(),
+                rec = rec.display(),
+                hook = hook.display(),
+            ),
+        );
+        let mut n = Nginx {
+            child: None,
+            dir: dir.to_path_buf(),
+            port,
+        };
+        n.resume();
+        n
+    }
+
+    fn resume(&mut self) {
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx (apt-get install nginx libnginx-mod-rtmp)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("nginx to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGQUIT: graceful; the recorder finishes its FLV files.
+            let _ = Command::new("kill")
+                .args(["-QUIT", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{STREAM_KEY}", self.port)
+    }
+
+    fn hooks(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("hooks.txt"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn publishes(&self) -> usize {
+        self.hooks()
+            .iter()
+            .filter(|l| l.starts_with("publish"))
+            .count()
+    }
+
+    fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `n` H.264 + AAC clips of `secs` seconds named with increasing timestamps, made once.
+fn clips(dir: &Path, n: usize, secs: u32) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("cam1_20260122_10{:02}{:02}.mp4", i / 60, i % 60));
+            let r = run(Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg(format!("testsrc2=size=320x240:rate=25:duration={secs}"))
+                .args(["-f", "lavfi", "-i"])
+                .arg(format!(
+                    "sine=frequency={}:sample_rate=48000:duration={secs}",
+                    300 + i * 20
+                ))
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-g",
+                    "25",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "-shortest",
+                ])
+                .arg(&p));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            p
+        })
+        .collect()
+}
+
+fn relay_config(dir: &Path, rtmp: &str, ftp_port: u16, extra: &str) -> PathBuf {
+    let pw = dir.join("ftp.secret");
+    write_secret(&pw, FTP_PASSWORD, 0o600);
+    let pasv = free_port();
+    config(
+        dir,
+        &format!(
+            "[relay]\nenabled = true\nrtmp_url = \"{rtmp}\"\nscan_interval_seconds = 1\n{extra}\n\
+             [ftp]\nenabled = true\nlisten = \"127.0.0.1:{ftp_port}\"\npassive_ports = \"{pasv}-{pasv}\"\n\
+             users = [{{ name = \"cam1\", password_file = \"{}\" }}]\n",
+            pw.display()
+        ),
+    )
+}
+
+fn upload(port: u16, file: &Path, remote: &str, password: &str) -> Run {
+    run(Command::new("curl")
+        .args(["-sS", "--path-as-is", "-T"])
+        .arg(file)
+        .arg(format!("ftp://cam1:{password}@127.0.0.1:{port}/{remote}")))
+}
+
+fn inbox_videos(data: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(data.join("inbox"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// (duration, whether every stream's timestamps only go forward) of a recorded FLV.
+fn flv_timeline(path: &Path) -> (f64, bool) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=stream_index,dts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let mut last = [f64::MIN; 8];
+    let mut monotonic = true;
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut it = l.split(',');
+        let (Some(s), Some(t)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let (Ok(s), Ok(t)) = (s.parse::<usize>(), t.parse::<f64>()) else {
+            continue;
+        };
+        if t < last[s % 8] {
+            monotonic = false;
+        }
+        last[s % 8] = t;
+        lo = lo.min(t);
+        hi = hi.max(t);
+    }
+    (hi - lo, monotonic)
+}
+
+fn sent_in_log(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("relay: sent"))
+        .filter_map(|l| {
+            let i = l.find("file=")?;
+            Some(
+                l[i + 5..]
+                    .split_whitespace()
+                    .next()?
+                    .trim_matches('"')
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let files = clips(&dir.path().join("clips"), 20, 4);
+    let ftp = free_port();
+    let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("the FTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
+    });
+    for f in &files {
+        let r = upload(
+            ftp,
+            f,
+            &f.file_name().unwrap().to_string_lossy(),
+            FTP_PASSWORD,
+        );
+        assert_eq!(r.code, 0, "curl: {}", r.stderr);
+    }
+    wait_for("all 20 relayed", Duration::from_secs(150), || {
+        status(&cfg)["relay"]["sent"] == 20
+    });
+    assert!(inbox_videos(&data).is_empty(), "sent files are deleted");
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    let sent = sent_in_log(&log);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(sent, names, "in order, each once");
+    assert!(
+        !log.contains(STREAM_KEY),
+        "the stream key stays out of the log"
+    );
+
+    wait_for("nginx to see the end", Duration::from_secs(10), || {
+        nginx.hooks().iter().any(|l| l.starts_with("done"))
+    });
+    assert_eq!(
+        nginx.publishes(),
+        1,
+        "one publish session: {:?}",
+        nginx.hooks()
+    );
+    let rec = nginx.recordings();
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    let (duration, monotonic) = flv_timeline(&rec[0]);
+    assert!(monotonic, "timestamps never go backwards");
+    assert!(
+        (duration - 80.0).abs() <= 1.0,
+        "received {duration} s of 80"
+    );
+}
+
+#[test]
+fn corrupt_file_fails_aside_and_the_relay_survives_nginx_and_camvault_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nginx = Nginx::start(&dir.path().join("nginx"));
+    let files = clips(&dir.path().join("clips"), 8, 4);
+    let ftp = free_port();
+    let cfg = relay_config(
+        dir.path(),
+        &nginx.url(),
+        ftp,
+        "max_retries = 1\nretry_delay_seconds = 1\nmax_lag_seconds = 0\n",
+    );
+    let data = dir.path().join("data");
+    let inbox = data.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Arrived by other means (not FTP): a corrupt file between good ones, and odd entries.
+    for f in &files {
+        std::fs::copy(f, inbox.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        inbox.join("cam1_20260122_100030.mp4"),
+        b"not a video at all",
+    )
+    .unwrap();
+    std::fs::write(inbox.join("cam1_20260122_100031.mp4"), b"").unwrap();
+    let outside = dir.path().join("outside.mp4");
+    std::fs::copy(&files[0], &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("cam1_20260122_100032.mp4")).unwrap();
+    // A newer file to be held back, so every clip above is eligible.
+    std::fs::copy(&files[0], inbox.join("cam1_20260122_110000.mp4")).unwrap();
+    let old = filetime_ago(&inbox, 120);
+    assert!(old > 0);
+
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("two clips sent", Duration::from_secs(60), || {
+        status(&cfg)["relay"]["sent"].as_i64().unwrap_or(0) >= 2
+    });
+    // nginx restarts mid-stream: the session is lost; the relay reconnects and resends.
+    nginx.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    nginx.resume();
+    wait_for("four clips sent", Duration::from_secs(90), || {
+        status(&cfg)["relay"]["sent"].as_i64().unwrap_or(0) >= 4
+    });
+    // kill -9 mid-stream: the restart goes on after the last file sent.
+    daemon.signal(SIGKILL);
+    let (_, log1) = daemon.wait(Duration::from_secs(10));
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for(
+        "everything but the newest sent",
+        Duration::from_secs(120),
+        || inbox_videos(&data) == ["cam1_20260122_110000.mp4"],
+    );
+    daemon.signal(SIGTERM);
+    let (code, log2) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log2}");
+
+    let (a, b) = (sent_in_log(&log1), sent_in_log(&log2));
+    let mut all = a.clone();
+    all.extend(b.iter().cloned());
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        all, names,
+        "each clip sent once, in order, across the kill: {a:?} + {b:?}"
+    );
+
+    let mut failed: Vec<String> = std::fs::read_dir(inbox.join("_failed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            "cam1_20260122_100030.mp4",
+            "cam1_20260122_100031.mp4",
+            "cam1_20260122_100032.mp4"
+        ],
+        "corrupt, empty and linked files are set aside, never deleted"
+    );
+    assert!(outside.exists(), "a link's target is never touched");
+    assert!(
+        std::fs::symlink_metadata(inbox.join("_failed/cam1_20260122_100032.mp4"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(
+        log1.contains("RTMP session lost") || log1.contains("relay ffmpeg"),
+        "the nginx restart was noticed"
+    );
+    assert!(!format!("{log1}{log2}").contains(STREAM_KEY));
+}
+
+/// Sets every file's mtime in `dir` to `secs` ago (files that arrived by other means must be
+/// `min_file_age_seconds` old). Returns how many were touched.
+fn filetime_ago(dir: &Path, secs: u64) -> usize {
+    let when = std::time::SystemTime::now() - Duration::from_secs(secs);
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if std::fs::symlink_metadata(e.path()).unwrap().is_file() {
+            let f = std::fs::File::options().write(true).open(e.path()).unwrap();
+            f.set_modified(when).unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clips(&dir.path().join("clips"), 1, 1).remove(0);
+    let ftp = free_port();
+    // No RTMP server needed: the relay is stopped so uploads stay in the inbox.
+    let cfg = relay_config(dir.path(), "rtmp://127.0.0.1:9/live/x", ftp, "");
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let r = ask_socket(&data, b"{\"cmd\":\"relay\",\"action\":\"stop\"}\n");
+    assert_eq!(r["ok"], true, "{r}");
+    wait_for("the FTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
+    });
+
+    let r = upload(ftp, &clip, "a.mp4", "wrong-password");
+    assert_ne!(r.code, 0, "a wrong password is refused");
+    assert!(!data.join("inbox/a.mp4").exists());
+
+    let r = upload(ftp, &clip, "ok.mp4", FTP_PASSWORD);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(data.join("inbox/ok.mp4").exists());
+
+    for remote in ["../escape.mp4", "../../escape.mp4", "%2e%2e/escape.mp4"] {
+        let _ = upload(ftp, &clip, remote, FTP_PASSWORD);
+        assert!(!data.join("escape.mp4").exists(), "{remote} escaped");
+        assert!(!dir.path().join("escape.mp4").exists(), "{remote} escaped");
+    }
+    let r = run(Command::new("curl")
+        .args(["-sS", "--ftp-create-dirs", "-T"])
+        .arg(&clip)
+        .arg(format!(
+            "ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{ftp}/sub/x.mp4"
+        )));
+    assert_ne!(r.code, 0, "no folders");
+    let r = run(Command::new("curl")
+        .args(["-sS", "-o", "/dev/null"])
+        .arg(format!("ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{ftp}/ok.mp4")));
+    assert_ne!(r.code, 0, "no downloads");
+    let r = run(Command::new("curl")
+        .args(["-sS", "-Q", "DELE ok.mp4"])
+        .arg(format!("ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{ftp}/")));
+    assert_ne!(r.code, 0, "no deletes");
+    assert!(data.join("inbox/ok.mp4").exists());
+
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        !log.contains(FTP_PASSWORD),
+        "the FTP password stays out of the log"
+    );
+}
