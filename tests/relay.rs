@@ -81,9 +81,10 @@ impl Nginx {
 
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            // SIGQUIT: graceful; the recorder finishes its FLV files.
+            // SIGTERM: a fast stop that drops the publishing client, as a server restart does
+            // (SIGQUIT would wait for the client to leave).
             let _ = Command::new("kill")
-                .args(["-QUIT", &c.id().to_string()])
+                .args(["-TERM", &c.id().to_string()])
                 .status();
             let _ = c.wait();
         }
