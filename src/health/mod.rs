@@ -412,6 +412,8 @@ pub fn offline_status(cfg: &Config, store: &Store) -> Result<Status, StoreError>
         cfg.relay.enabled,
     );
     status.storage = StorageStatus::from_store(d, media);
+    let relay = store.blocking_read(|db| db.relay_progress())?;
+    (status.relay.sent, status.relay.failed) = (relay.sent, relay.failed);
     Ok(status)
 }
 
