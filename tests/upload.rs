@@ -461,3 +461,53 @@ fn pause_resume_and_permanent_failures_with_their_reason() {
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 }
+
+#[test]
+fn clips_and_snapshots_jump_the_queue_and_their_presigned_urls_serve_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let data = dir.path().join("data");
+    let extra = format!(
+        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n{}",
+        garage.upload_section(garage.port, "")
+    );
+    let cfg = config(dir.path(), &extra);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, 1, Duration::from_secs(60));
+    let ask = |args: &[&str]| -> serde_json::Value {
+        let r = run(camvault().arg("--config").arg(&cfg).args(args));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    // A clip of the past (no waiting) and a snapshot.
+    let clip = ask(&[
+        "clip", "front", "--at", "-12s", "--pre", "5", "--post", "5", "--json",
+    ]);
+    let snap = ask(&["snapshot", "front", "--json"]);
+    for (v, prefix) in [(&clip, "clips/front/"), (&snap, "snapshots/front/")] {
+        let key = v["key"].as_str().unwrap();
+        assert!(key.starts_with(prefix), "{key}");
+        let url = v["url"].as_str().expect("a presigned URL").to_string();
+        assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=86400"));
+        assert!(
+            !url.contains(&garage.secret),
+            "the secret key is not in the URL"
+        );
+        let local = data.join(v["path"].as_str().unwrap());
+        let out = dir.path().join("fetched");
+        wait_for(
+            &format!("{key} served by its URL"),
+            Duration::from_secs(30),
+            || {
+                let r = run(std::process::Command::new("curl")
+                    .args(["-sf", "-o"])
+                    .arg(&out)
+                    .arg(&url));
+                r.code == 0
+            },
+        );
+        assert_eq!(md5_file(&out), md5_file(&local), "{key} byte-identical");
+    }
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+}

@@ -54,10 +54,10 @@ enum Cmd {
         #[arg(long)]
         camera: Option<String>,
         /// RFC 3339 time, or relative like -2h
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// RFC 3339 time, or relative like -30m
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
@@ -82,7 +82,7 @@ enum Cmd {
     Clip {
         camera: String,
         /// RFC 3339 time, or relative like -5m [default: now]
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         at: Option<String>,
         /// Seconds before `at` [default: 10]
         #[arg(long)]
