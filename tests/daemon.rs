@@ -110,7 +110,7 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
         (b"\xff\xfe\x00garbage\n", "bad JSON"),
         (
             b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n",
-            "not available yet",
+            "not recording",
         ),
     ];
     for (line, needle) in bad {
