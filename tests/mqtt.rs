@@ -297,7 +297,16 @@ fn availability_state_discovery_and_the_last_will() {
             c["device"]["identifiers"].is_array() && c["device"]["sw_version"].is_string(),
             "{topic}"
         );
-        if topic.contains("/switch/") || topic.contains("/button/") {
+        if topic.contains("/camera/") {
+            // Home Assistant's MQTT camera: raw JPEG bytes on `topic`.
+            assert!(
+                c["topic"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{BASE}/camera/")),
+                "{topic}"
+            );
+        } else if topic.contains("/switch/") || topic.contains("/button/") {
             assert!(
                 c["command_topic"]
                     .as_str()
@@ -370,15 +379,27 @@ fn commands_round_trip_and_a_burst_of_bad_ones_harms_nothing() {
                 .contains("allow_remote_reboot"),
         "{reboot}"
     );
-    for (name, args) in [
-        ("snapshot", json!({"camera": "front"})),
-        ("clip", json!({"camera": "front"})),
-        ("relay", json!({"action": "start"})),
-        (
-            "ota",
-            json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "2"}),
-        ),
-    ] {
+    // A snapshot: the reply names the JPEG, and it becomes the camera entity's image.
+    let images = Peer::connect(broker.port, &[&format!("{BASE}/camera/front/image")]);
+    let snap = ask("snapshot", json!({"camera": "front"}), "snap-1");
+    assert_eq!(snap["ok"], true, "{snap}");
+    let (_, jpeg) = images.expect("the snapshot image", Duration::from_secs(10), |_, p| {
+        p.starts_with(&[0xFF, 0xD8])
+    });
+    let path = snap["result"]["path"].as_str().unwrap();
+    assert_eq!(
+        jpeg,
+        std::fs::read(dir.path().join("data").join(path)).unwrap()
+    );
+    let r = ask("relay", json!({"action": "start"}), "relay-1");
+    assert!(
+        r["ok"] == false && r["error"].as_str().unwrap().contains("relay is off"),
+        "{r}"
+    );
+    for (name, args) in [(
+        "ota",
+        json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "2"}),
+    )] {
         let r = ask(name, args, &format!("{name}-1"));
         assert!(
             r["ok"] == false && r["error"].as_str().unwrap().contains("not available yet"),

@@ -42,34 +42,46 @@ impl Ctx {
         let mut attempts: Vec<(std::path::PathBuf, usize)> =
             TRIES.iter().map(|n| (open.clone(), *n)).collect();
         attempts.extend(previous.map(|p| (p, TRIES[1])));
-        for (source, n) in attempts {
-            let (o, t) = (source, tail_file.clone());
-            let wrote = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-                match fmp4::tail(&o, n)? {
-                    Some(bytes) => std::fs::write(&t, bytes).map(|_| true),
-                    None => Ok(false),
+        // A camera that has just started has no complete fragment anywhere yet: the first
+        // one comes within fragment_seconds.
+        let deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_secs(u64::from(self.fragment_seconds) + 2);
+        loop {
+            let mut found_fragment = false;
+            for (source, n) in &attempts {
+                let (o, t, n) = (source.clone(), tail_file.clone(), *n);
+                let wrote = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+                    match fmp4::tail(&o, n)? {
+                        Some(bytes) => std::fs::write(&t, bytes).map(|_| true),
+                        None => Ok(false),
+                    }
+                })
+                .await
+                .map_err(|_| RecorderError::Cancelled)??;
+                if !wrote {
+                    continue;
                 }
-            })
-            .await
-            .map_err(|_| RecorderError::Cancelled)??;
-            if !wrote {
-                continue;
-            }
-            match decode_last_keyframe(&tail_file, &partial).await {
-                Ok(()) if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) => {
-                    let _ = std::fs::remove_file(&tail_file);
-                    std::fs::rename(&partial, &path)?;
-                    let p = path.clone();
-                    let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
-                        .await
-                        .map_err(|_| RecorderError::Cancelled)??;
-                    return self
-                        .register(MediaKind::Snapshot, camera, rel, at, at, bytes)
-                        .await;
+                found_fragment = true;
+                match decode_last_keyframe(&tail_file, &partial).await {
+                    Ok(()) if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) => {
+                        let _ = std::fs::remove_file(&tail_file);
+                        std::fs::rename(&partial, &path)?;
+                        let p = path.clone();
+                        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
+                            .await
+                            .map_err(|_| RecorderError::Cancelled)??;
+                        return self
+                            .register(MediaKind::Snapshot, camera, rel, at, at, bytes)
+                            .await;
+                    }
+                    Ok(()) => last_error = "no keyframe in the newest fragments".into(),
+                    Err(e) => last_error = e.to_string(),
                 }
-                Ok(()) => last_error = "no keyframe in the newest fragments".into(),
-                Err(e) => last_error = e.to_string(),
             }
+            if found_fragment || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
         let _ = std::fs::remove_file(&tail_file);
         let _ = std::fs::remove_file(&partial);
