@@ -479,9 +479,24 @@ fn clips_and_snapshots_jump_the_queue_and_their_presigned_urls_serve_them() {
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     };
-    // A clip of the past (no waiting) and a snapshot.
+    // A clip of the past (no waiting) from within the last closed segment, and a snapshot.
+    let segs = ask(&["segments", "--json"]);
+    let last = segs.as_array().unwrap().last().unwrap().clone();
+    let (s, e) = (
+        last["start"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap(),
+        last["end"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap(),
+    );
+    let mid = (s + (e - s) / 2).to_rfc3339();
     let clip = ask(&[
-        "clip", "front", "--at", "-12s", "--pre", "5", "--post", "5", "--json",
+        "clip", "front", "--at", &mid, "--pre", "1", "--post", "1", "--json",
     ]);
     let snap = ask(&["snapshot", "front", "--json"]);
     for (v, prefix) in [(&clip, "clips/front/"), (&snap, "snapshots/front/")] {
