@@ -134,6 +134,18 @@ fn each_class_of_error_names_the_key() {
             "[upload]\nbandwidth_limit = \"fast\"\n",
             &["upload.bandwidth_limit", "rate"],
         ),
+        (
+            "[upload]\nbandwidth_schedule = \"Mon-8:00,1M\"\n",
+            &["upload.bandwidth_schedule", "HH:MM"],
+        ),
+        (
+            "[relay]\nmax_lag_seconds = 9999999\n",
+            &["relay.max_lag_seconds", "range"],
+        ),
+        (
+            "[ftp]\ntls_cert_file = \"/etc/c.pem\"\n",
+            &["ftp.tls_key_file", "both"],
+        ),
         ("[ftp]\npassive_ports = \"9-1\"\n", &["ftp.passive_ports"]),
         ("[ftp]\nenabled = true\n", &["ftp.users", "at least one"]),
         ("[device]\n", &["device", "duplicate"]),

@@ -191,6 +191,11 @@ pub struct UploadConfig {
     pub concurrency: u32,
     /// Absent or "0": unlimited.
     pub bandwidth_limit: Bandwidth,
+    /// rclone's `--bwlimit` timetable (`"08:00,512KiB/s 23:00,off"`, `"Mon-08:00,1M
+    /// Sat-00:00,off"`), in local time; when set it decides the rate instead of
+    /// `bandwidth_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bandwidth_schedule: Option<String>,
     pub storage_class: String,
     /// `AES256` or `aws:kms`; absent: none requested.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,6 +223,7 @@ impl Default for UploadConfig {
             part_size_mib: 8,
             concurrency: 2,
             bandwidth_limit: Bandwidth::UNLIMITED,
+            bandwidth_schedule: None,
             storage_class: "STANDARD".to_string(),
             server_side_encryption: None,
             presign_expiry_hours: 24,

@@ -6,6 +6,7 @@ pub mod bandwidth;
 mod dir;
 pub mod plan;
 pub mod s3;
+pub mod schedule;
 mod worker;
 
 use std::path::PathBuf;
@@ -135,6 +136,11 @@ pub fn spawn(
         return Ok(None);
     }
     let limiter = bandwidth::Limiter::new(cfg.upload.bandwidth_limit.bytes_per_second());
+    if let Some(s) = &cfg.upload.bandwidth_schedule {
+        let schedule =
+            schedule::Schedule::parse(s).map_err(|e| format!("upload.bandwidth_schedule: {e}"))?;
+        tasks.spawn(follow_schedule(schedule, limiter.clone(), cancel.clone()));
+    }
     let skew = health.clock_offset();
     let s3 = match cfg.upload.destination {
         Destination::S3 => Some(s3::S3::new(
@@ -186,4 +192,27 @@ fn test_clock_skew_ms() -> i64 {
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .map_or(0, |s| -s * 1000)
+}
+
+/// Applies the weekly schedule to the shared limiter, checking every 20 s.
+async fn follow_schedule(
+    schedule: schedule::Schedule,
+    limiter: bandwidth::Limiter,
+    cancel: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        let rate = schedule
+            .rate_at(chrono::Local::now().naive_local())
+            .bytes_per_second();
+        if last != Some(rate) {
+            tracing::info!(rate = ?rate, "upload: bandwidth schedule");
+            limiter.set_rate(rate);
+            last = Some(rate);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(20)) => {}
+        }
+    }
 }
