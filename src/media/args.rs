@@ -19,6 +19,19 @@ pub struct RecordSpec<'a> {
     pub auto_encoder: &'a str,
     /// For a V4L2 source: the format chosen from what the device offers.
     pub v4l2: Option<&'a V4l2Choice>,
+    /// For an RTSP source with credentials: a private (0600) ffconcat file naming the
+    /// camera URL ([`rtsp_list`]), so the password never appears on ffmpeg's command line,
+    /// which every local user can read in /proc.
+    pub rtsp_list: Option<&'a Path>,
+}
+
+/// The ffconcat file that opens an RTSP camera, options included: the concat demuxer opens
+/// the URL itself, with these options, and passes the live stream through.
+pub fn rtsp_list(url: &str) -> String {
+    format!(
+        "ffconcat version 1.0\nfile '{}'\noption rtsp_transport tcp\noption timeout {RTSP_TIMEOUT_US}\n",
+        url.replace('\'', "'\\''")
+    )
 }
 
 fn push(v: &mut Vec<OsString>, items: &[&str]) {
@@ -49,6 +62,21 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
     let cam = spec.camera;
     let kind = SourceKind::of(&cam.source);
     match kind {
+        Some(SourceKind::Rtsp) if spec.rtsp_list.is_some() => {
+            push(
+                &mut a,
+                &[
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-protocol_whitelist",
+                    "file,rtsp,rtsps,rtp,srtp,tcp,udp,tls",
+                    "-i",
+                ],
+            );
+            a.push(spec.rtsp_list.unwrap_or(Path::new("")).into());
+        }
         Some(SourceKind::Rtsp) => {
             push(
                 &mut a,
@@ -186,6 +214,7 @@ mod tests {
             segment_seconds: 600,
             fragment_seconds: 1,
             auto_encoder: "h264_v4l2m2m",
+            rtsp_list: None,
         };
         record_args(&spec)
             .into_iter()
@@ -196,6 +225,32 @@ mod tests {
     fn has(a: &[String], pair: &[&str]) -> bool {
         a.windows(pair.len())
             .any(|w| w.iter().zip(pair).all(|(x, y)| x == y))
+    }
+
+    #[test]
+    fn an_rtsp_password_goes_through_a_private_list_not_the_command_line() {
+        let c = cam("rtsp://u:s3cr'et@10.0.0.2/s", "copy", AudioMode::Copy);
+        let spec = RecordSpec {
+            v4l2: None,
+            camera: &c,
+            camera_dir: Path::new("/data/recordings/front"),
+            test_clip: Path::new("/data/cache/testsrc.mp4"),
+            segment_seconds: 600,
+            fragment_seconds: 1,
+            auto_encoder: "libx264",
+            rtsp_list: Some(Path::new("/data/cache/front.ffconcat")),
+        };
+        let a: Vec<String> = record_args(&spec)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert!(has(&a, &["-f", "concat", "-safe", "0"]));
+        assert!(has(&a, &["-i", "/data/cache/front.ffconcat"]));
+        assert!(!a.iter().any(|x| x.contains("s3cr")), "{a:?}");
+        assert_eq!(
+            rtsp_list("rtsp://u:s3cr'et@10.0.0.2/s"),
+            "ffconcat version 1.0\nfile 'rtsp://u:s3cr'\\''et@10.0.0.2/s'\noption rtsp_transport tcp\noption timeout 5000000\n"
+        );
     }
 
     #[test]

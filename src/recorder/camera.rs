@@ -143,6 +143,27 @@ impl CameraTask {
         }
     }
 
+    /// Writes the private ffconcat file that keeps an RTSP password off ffmpeg's command line
+    /// (`None` for sources without credentials).
+    fn rtsp_list_file(&self) -> Result<Option<std::path::PathBuf>, RecorderError> {
+        if SourceKind::of(&self.cam.source) != Some(SourceKind::Rtsp) || self.secrets.is_empty() {
+            return Ok(None);
+        }
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.ctx.data_dir.join("cache");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.ffconcat", self.name()));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(crate::media::args::rtsp_list(self.cam.source.expose()).as_bytes())?;
+        Ok(Some(path))
+    }
+
     /// `host:port` of an RTSP camera, to notice when it comes back.
     fn tcp_address(&self) -> Option<String> {
         let url = url::Url::parse(self.cam.source.expose()).ok()?;
@@ -179,7 +200,9 @@ impl CameraTask {
             _ => None,
         };
         let auto_encoder = self.ctx.auto_encoder().await;
+        let list = self.rtsp_list_file()?;
         let spec = RecordSpec {
+            rtsp_list: list.as_deref(),
             camera: &self.cam,
             camera_dir: &cam_dir,
             test_clip: &clip,
