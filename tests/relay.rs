@@ -130,13 +130,17 @@ impl Drop for Nginx {
 
 /// `n` H.264 + AAC clips of `secs` seconds named with increasing timestamps, made once.
 fn clips(dir: &Path, n: usize, secs: u32) -> Vec<PathBuf> {
+    clips_sized(dir, n, secs, "320x240")
+}
+
+fn clips_sized(dir: &Path, n: usize, secs: u32, size: &str) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     (0..n)
         .map(|i| {
             let p = dir.join(format!("cam1_20260122_10{:02}{:02}.mp4", i / 60, i % 60));
             let r = run(Command::new("ffmpeg")
                 .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .arg(format!("testsrc2=size=320x240:rate=25:duration={secs}"))
+                .arg(format!("testsrc2=size={size}:rate=25:duration={secs}"))
                 .args(["-f", "lavfi", "-i"])
                 .arg(format!(
                     "sine=frequency={}:sample_rate=48000:duration={secs}",
@@ -470,5 +474,58 @@ fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
     assert!(
         !log.contains(FTP_PASSWORD),
         "the FTP password stays out of the log"
+    );
+}
+
+#[test]
+fn new_codec_parameters_open_a_new_session_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let mut files = clips(&dir.path().join("small"), 2, 3);
+    // A third clip, later in time, at another resolution.
+    let big = clips_sized(&dir.path().join("big"), 3, 3, "640x360").remove(2);
+    let later = dir.path().join("cam1_20260122_100002.mp4");
+    std::fs::rename(&big, &later).unwrap();
+    files.push(later);
+    let ftp = free_port();
+    let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("the FTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
+    });
+    for f in &files {
+        let r = upload(
+            ftp,
+            f,
+            &f.file_name().unwrap().to_string_lossy(),
+            FTP_PASSWORD,
+        );
+        assert_eq!(r.code, 0, "curl: {}", r.stderr);
+    }
+    wait_for("all 3 relayed", Duration::from_secs(60), || {
+        status(&cfg)["relay"]["sent"] == 3
+    });
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("stream parameters changed"), "{log}");
+    wait_for("both sessions ended", Duration::from_secs(10), || {
+        nginx
+            .hooks()
+            .iter()
+            .filter(|l| l.starts_with("done"))
+            .count()
+            == 2
+    });
+    assert_eq!(nginx.publishes(), 2, "{:?}", nginx.hooks());
+    let rec = nginx.recordings();
+    assert_eq!(rec.len(), 2, "{rec:?}");
+    let (d1, m1) = flv_timeline(&rec[0]);
+    let (d2, m2) = flv_timeline(&rec[1]);
+    assert!(m1 && m2, "each session's timestamps go forward");
+    assert!(
+        (d1 - 6.0).abs() <= 1.0 && (d2 - 3.0).abs() <= 1.0,
+        "{d1} s + {d2} s"
     );
 }

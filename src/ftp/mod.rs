@@ -102,12 +102,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug)]
 struct Uploads(Option<RelayHandle>);
 
-impl fmt::Debug for RelayHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RelayHandle")
-    }
-}
-
 #[async_trait]
 impl DataListener for Uploads {
     async fn receive_data_event(&self, e: DataEvent, m: EventMeta) {

@@ -47,6 +47,14 @@ pub struct RelayHandle {
     wake: Arc<Notify>,
 }
 
+impl std::fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayHandle")
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
 impl RelayHandle {
     pub fn set_running(&self, on: bool) {
         self.running.send_replace(on);
