@@ -57,14 +57,16 @@ def garage(tmp):
 
 
 def timed(cmd, env=None):
-    """Runs a peer; wall time, CPU seconds and peak RSS of it and its children."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Runs a peer; wall time, CPU seconds and peak RSS of it (and its children), from its own
+    wait4 rusage: RUSAGE_CHILDREN's maxrss would be the largest of every child so far."""
     t0 = time.time()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
     wall = time.time() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss * 1024
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({p.returncode})")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024
 
 
 def camvault(binary, endpoint, tmp, src, size):
