@@ -343,6 +343,7 @@ pub fn spawn(
         wake: Arc::new(Notify::new()),
     };
     let dir = inbox_dir(cfg);
+    watch_inbox(&dir, handle.wake.clone());
     let rules = Rules {
         min_age: chrono::Duration::seconds(r.min_file_age_seconds.into()),
         max_lag: chrono::Duration::seconds(r.max_lag_seconds.into()),
@@ -375,6 +376,36 @@ pub fn spawn(
         .await;
     });
     Some(handle)
+}
+
+/// Wakes the relay when a file in the inbox is closed after writing or moved in (files that
+/// arrive by other means than our FTP server: a share, rsync). The scan interval remains the
+/// fallback when inotify is unavailable.
+fn watch_inbox(dir: &std::path::Path, wake: Arc<Notify>) {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(error = %e, "relay: cannot create the inbox");
+        return;
+    }
+    let watch = Inotify::init(InitFlags::IN_CLOEXEC).and_then(|ino| {
+        ino.add_watch(dir, AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO)?;
+        Ok(ino)
+    });
+    match watch {
+        Ok(ino) => {
+            let spawned = std::thread::Builder::new()
+                .name("relay-inotify".into())
+                .spawn(move || {
+                    while ino.read_events().is_ok() {
+                        wake.notify_one();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "relay: no inotify thread; scanning only");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "relay: inotify unavailable; scanning only"),
+    }
 }
 
 /// `relay.watch_dir`, or `<data_dir>/inbox`.
