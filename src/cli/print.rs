@@ -61,6 +61,51 @@ pub fn status(s: &Status) {
             d.used_percent
         );
     }
+    let st = &s.storage;
+    let store_rate = st
+        .store_written_per_day_bytes
+        .map_or("-".to_string(), |b| bytes(b as i64));
+    println!(
+        "card: {}/day written (media {} in 24 h, store {}/day); deleted in 24 h: {} ({}), {} before upload",
+        bytes(st.written_per_day_bytes),
+        bytes(st.media_written_24h_bytes),
+        store_rate,
+        st.deleted_24h,
+        bytes(st.deleted_bytes_24h),
+        st.data_loss_24h
+    );
+    if st.recording_paused {
+        println!("RECORDING PAUSED: the disk is full (on_disk_full = \"stop-recording\")");
+    }
+    let q = &s.queue;
+    println!(
+        "uploads: {} pending ({}), {} in flight, {} failed, {} done in 24 h",
+        q.pending,
+        bytes(q.pending_bytes),
+        q.uploading,
+        q.failed,
+        q.uploaded_24h
+    );
+    let r = &s.relay;
+    if r.state != "disabled" {
+        println!(
+            "relay: {}{}, {} pending, {} sent, {} failed",
+            r.state,
+            r.current_file
+                .as_ref()
+                .map_or(String::new(), |f| format!(" ({f})")),
+            r.pending,
+            r.sent,
+            r.failed
+        );
+    }
+    for a in &s.alerts {
+        let severity = serde_json::to_value(a.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_uppercase))
+            .unwrap_or_default();
+        println!("{severity} {}: {}", a.code, a.message);
+    }
     if s.cameras.is_empty() {
         println!("no cameras configured");
         return;

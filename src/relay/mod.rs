@@ -388,7 +388,10 @@ fn watch_inbox(dir: &std::path::Path, wake: Arc<Notify>) {
         return;
     }
     let watch = Inotify::init(InitFlags::IN_CLOEXEC).and_then(|ino| {
-        ino.add_watch(dir, AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO)?;
+        ino.add_watch(
+            dir,
+            AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
+        )?;
         Ok(ino)
     });
     match watch {
