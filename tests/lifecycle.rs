@@ -426,7 +426,7 @@ fn kill_9_during_eviction_then_startup_reconciles_store_and_disk() {
             daemon.log().contains("retention: deleting")
         });
         // Pseudo-random moments spread over the eviction.
-        std::thread::sleep(Duration::from_millis((run_no * 7919) % 400));
+        std::thread::sleep(Duration::from_millis((run_no * 37) % 120));
         daemon.signal(SIGKILL);
         let _ = daemon.wait(Duration::from_secs(10));
         assert_consistent(&data);
