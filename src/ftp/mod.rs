@@ -164,6 +164,8 @@ async fn serve(
     .greeting("camvault FTP inbox")
     .passive_ports(f.passive_ports.first..=f.passive_ports.last)
     .idle_session_timeout(300)
+    // Password guessing: three failures lock that user from that address for two minutes.
+    .failed_logins_policy(libunftp::options::FailedLoginsPolicy::default())
     .notify_data(Uploads(relay))
     .shutdown_indicator({
         let c = cancel.clone();
