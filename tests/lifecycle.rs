@@ -15,25 +15,8 @@ use serde_json::Value;
 
 use common::*;
 
-fn segments(cfg: &Path) -> Vec<Value> {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(cfg)
-        .args(["segments", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str::<Value>(&r.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 fn closed(segs: &[Value]) -> Vec<&Value> {
     segs.iter().filter(|s| s["state"] == "closed").collect()
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str().unwrap().parse().unwrap()
 }
 
 fn rtsp_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
@@ -48,24 +31,18 @@ fn rtsp_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
 
 /// (pts seconds, md5 of the data) of every video packet, in file order.
 fn packets(path: &Path) -> Vec<(f64, String)> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_packets",
-            "-show_data_hash",
-            "MD5",
-            "-show_entries",
-            "packet=pts_time,data_hash",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout)
+    let args = [
+        "-select_streams",
+        "v:0",
+        "-show_packets",
+        "-show_data_hash",
+        "MD5",
+        "-show_entries",
+        "packet=pts_time,data_hash",
+        "-of",
+        "csv=p=0",
+    ];
+    ffprobe(path, &args)
         .lines()
         .filter_map(|l| {
             let (pts, hash) = l.split_once(',')?;
@@ -75,27 +52,15 @@ fn packets(path: &Path) -> Vec<(f64, String)> {
 }
 
 fn dimensions(path: &Path) -> String {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height",
-            "-of",
-            "csv=s=x:p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn ask(cfg: &Path, args: &[&str]) -> Value {
-    let r = run(camvault().arg("--config").arg(cfg).args(args));
-    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    serde_json::from_str(&r.stdout).unwrap()
+    let args = [
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=width,height",
+        "-of",
+        "csv=s=x:p=0",
+    ];
+    ffprobe(path, &args).trim().to_string()
 }
 
 #[test]
@@ -112,7 +77,7 @@ fn snapshot_and_clip_come_from_the_live_recording() {
 
     // Snapshot: a JPEG at the camera's resolution, within 2 s.
     let t0 = Instant::now();
-    let snap = ask(&cfg, &["snapshot", "front", "--json"]);
+    let snap = cli_json(&cfg, &["snapshot", "front", "--json"]);
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(2), "snapshot took {took:?}");
     let jpg = data.join(snap["path"].as_str().unwrap());
@@ -128,7 +93,7 @@ fn snapshot_and_clip_come_from_the_live_recording() {
 
     // A clip for "now": 10 s before, 30 s after.
     let at = Utc::now();
-    let clip = ask(&cfg, &["clip", "front", "--at", &at.to_rfc3339(), "--json"]);
+    let clip = cli_json(&cfg, &["clip", "front", "--at", &at.to_rfc3339(), "--json"]);
     let mp4 = data.join(clip["path"].as_str().unwrap());
     let (duration, _) = probe(&mp4).expect("the clip plays");
     assert!((duration - 40.0).abs() <= 1.0, "clip lasts {duration} s");

@@ -13,27 +13,10 @@ use common::*;
 
 const CANARY: &str = "Canary7731";
 
-fn segments(cfg: &Path) -> Vec<Value> {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(cfg)
-        .args(["segments", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str::<Value>(&r.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 fn of_camera<'a>(segs: &'a [Value], cam: &str) -> Vec<&'a Value> {
     segs.iter()
         .filter(|s| s["camera"] == cam && s["state"] == "closed")
         .collect()
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str().unwrap().parse().unwrap()
 }
 
 fn camera_block(name: &str, source: &str) -> String {

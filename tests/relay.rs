@@ -183,6 +183,28 @@ fn relay_config(dir: &Path, rtmp: &str, ftp_port: u16, extra: &str) -> PathBuf {
     )
 }
 
+/// camvault with the relay and its FTP inbox on (config, data_dir, daemon, FTP port), once
+/// the FTP server answers.
+fn start_relay(dir: &Path, rtmp: &str, extra: &str) -> (PathBuf, PathBuf, Daemon, u16) {
+    let ftp = free_port();
+    let cfg = relay_config(dir, rtmp, ftp, extra);
+    let data = dir.join("data");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("the FTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
+    });
+    (cfg, data, daemon, ftp)
+}
+
+/// Uploads each file under its own name, as a camera would.
+fn upload_all(ftp: u16, files: &[PathBuf]) {
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        let r = upload(ftp, f, &name, FTP_PASSWORD);
+        assert_eq!(r.code, 0, "curl: {}", r.stderr);
+    }
+}
+
 fn upload(port: u16, file: &Path, remote: &str, password: &str) -> Run {
     run(Command::new("curl")
         .args(["-sS", "--path-as-is", "-T"])
@@ -205,22 +227,19 @@ fn inbox_videos(data: &Path) -> Vec<String> {
 
 /// (duration, whether every stream's timestamps only go forward) of a recorded FLV.
 fn flv_timeline(path: &Path) -> (f64, bool) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
+    let out = ffprobe(
+        path,
+        &[
             "-show_entries",
             "packet=stream_index,dts_time",
             "-of",
             "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
+        ],
+    );
     let mut last = [f64::MIN; 8];
     let mut monotonic = true;
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-    for l in String::from_utf8_lossy(&out.stdout).lines() {
+    for l in out.lines() {
         let mut it = l.split(',');
         let (Some(s), Some(t)) = (it.next(), it.next()) else {
             continue;
@@ -259,22 +278,8 @@ fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
     let dir = tempfile::tempdir().unwrap();
     let nginx = Nginx::start(&dir.path().join("nginx"));
     let files = clips(&dir.path().join("clips"), 20, 4);
-    let ftp = free_port();
-    let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
-    let data = dir.path().join("data");
-    let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_for("the FTP server", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
-    });
-    for f in &files {
-        let r = upload(
-            ftp,
-            f,
-            &f.file_name().unwrap().to_string_lossy(),
-            FTP_PASSWORD,
-        );
-        assert_eq!(r.code, 0, "curl: {}", r.stderr);
-    }
+    let (cfg, data, daemon, ftp) = start_relay(dir.path(), &nginx.url(), "");
+    upload_all(ftp, &files);
     wait_for("all 20 relayed", Duration::from_secs(150), || {
         status(&cfg)["relay"]["sent"] == 20
     });
@@ -427,16 +432,10 @@ fn filetime_ago(dir: &Path, secs: u64) -> usize {
 fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
     let dir = tempfile::tempdir().unwrap();
     let clip = clips(&dir.path().join("clips"), 1, 1).remove(0);
-    let ftp = free_port();
     // No RTMP server needed: the relay is stopped so uploads stay in the inbox.
-    let cfg = relay_config(dir.path(), "rtmp://127.0.0.1:9/live/x", ftp, "");
-    let data = dir.path().join("data");
-    let daemon = Daemon::start(&cfg, &data, &[]);
+    let (_, data, daemon, ftp) = start_relay(dir.path(), "rtmp://127.0.0.1:9/live/x", "");
     let r = ask_socket(&data, b"{\"cmd\":\"relay\",\"action\":\"stop\"}\n");
     assert_eq!(r["ok"], true, "{r}");
-    wait_for("the FTP server", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
-    });
 
     let r = upload(ftp, &clip, "a.mp4", "wrong-password");
     assert_ne!(r.code, 0, "a wrong password is refused");
@@ -487,22 +486,8 @@ fn new_codec_parameters_open_a_new_session_cleanly() {
     let later = dir.path().join("cam1_20260122_100002.mp4");
     std::fs::rename(&big, &later).unwrap();
     files.push(later);
-    let ftp = free_port();
-    let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
-    let data = dir.path().join("data");
-    let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_for("the FTP server", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
-    });
-    for f in &files {
-        let r = upload(
-            ftp,
-            f,
-            &f.file_name().unwrap().to_string_lossy(),
-            FTP_PASSWORD,
-        );
-        assert_eq!(r.code, 0, "curl: {}", r.stderr);
-    }
+    let (cfg, _, daemon, ftp) = start_relay(dir.path(), &nginx.url(), "");
+    upload_all(ftp, &files);
     wait_for("all 3 relayed", Duration::from_secs(60), || {
         status(&cfg)["relay"]["sent"] == 3
     });

@@ -78,6 +78,29 @@ fn wait_uploaded(cfg: &Path, n: i64, timeout: Duration) {
     });
 }
 
+/// One `test:` camera cutting 10-s segments.
+const TEST_CAMERA: &str =
+    "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n";
+
+/// Runs the daemon until `n` uploads are verified, stops it cleanly, and returns the done jobs.
+fn record_until_uploaded(
+    cfg: &Path,
+    data: &Path,
+    n: i64,
+    timeout: Duration,
+) -> Vec<camvault::store::Job> {
+    let daemon = Daemon::start(cfg, data, &[]);
+    wait_uploaded(cfg, n, timeout);
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
+    let done = store
+        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
+        .unwrap();
+    assert!(done.len() as i64 >= n);
+    done
+}
+
 fn objects(garage: &Garage) -> Vec<(String, u64)> {
     garage
         .tool(&["list"])
@@ -95,21 +118,9 @@ fn recorded_segments_reach_s3_byte_identical_and_once() {
     let garage = Garage::start(&dir.path().join("garage"));
     let proxy = FaultProxy::start(garage.port, 0);
     let data = dir.path().join("data");
-    let extra = format!(
-        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n{}",
-        garage.upload_section(proxy.port, "")
-    );
+    let extra = format!("{TEST_CAMERA}{}", garage.upload_section(proxy.port, ""));
     let cfg = config(dir.path(), &extra);
-    let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_uploaded(&cfg, 3, Duration::from_secs(60));
-    daemon.signal(SIGTERM);
-    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
-
-    let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
-    let done = store
-        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
-        .unwrap();
-    assert!(done.len() >= 3);
+    let done = record_until_uploaded(&cfg, &data, 3, Duration::from_secs(60));
     let objs = objects(&garage);
     for job in &done {
         assert!(
@@ -268,18 +279,11 @@ fn the_folder_destination_gets_whole_files() {
     let data = dir.path().join("data");
     let bucket = dir.path().join("nas");
     let extra = format!(
-        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n[upload]\ndestination = \"dir\"\ndir = \"{}\"\n",
+        "{TEST_CAMERA}[upload]\ndestination = \"dir\"\ndir = \"{}\"\n",
         bucket.display()
     );
     let cfg = config(dir.path(), &extra);
-    let daemon = Daemon::start(&cfg, &data, &[]);
-    wait_uploaded(&cfg, 2, Duration::from_secs(45));
-    daemon.signal(SIGTERM);
-    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
-    let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
-    let done = store
-        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
-        .unwrap();
+    let done = record_until_uploaded(&cfg, &data, 2, Duration::from_secs(45));
     for job in &done {
         assert_eq!(
             md5_file(&bucket.join(&job.key)),
@@ -467,18 +471,11 @@ fn clips_and_snapshots_jump_the_queue_and_their_presigned_urls_serve_them() {
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
     let data = dir.path().join("data");
-    let extra = format!(
-        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nsegment_seconds = 10\n{}",
-        garage.upload_section(garage.port, "")
-    );
+    let extra = format!("{TEST_CAMERA}{}", garage.upload_section(garage.port, ""));
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[]);
     wait_uploaded(&cfg, 1, Duration::from_secs(60));
-    let ask = |args: &[&str]| -> serde_json::Value {
-        let r = run(camvault().arg("--config").arg(&cfg).args(args));
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        serde_json::from_str(&r.stdout).unwrap()
-    };
+    let ask = |args: &[&str]| cli_json(&cfg, args);
     // A clip of the past (no waiting) from within the last closed segment, and a snapshot.
     let segs = ask(&["segments", "--json"]);
     let last = segs.as_array().unwrap().last().unwrap().clone();

@@ -67,6 +67,24 @@ where
         })
 }
 
+/// Runs a short-lived tool to success; its last words on stderr are the error otherwise.
+/// `what` names the job in that error ("ffmpeg (clip)").
+pub async fn run<I, S>(what: &str, program: &str, args: I) -> Result<(), MediaError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = output(program, args).await?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(MediaError::Failed {
+            program: what.to_string(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
 /// One SIGINT to the child's group (ffmpeg then finishes the file it writes; a second one
 /// would make it abort without doing so), SIGKILL after `timeout`, then reaped.
 pub async fn stop(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {

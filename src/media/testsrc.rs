@@ -48,13 +48,9 @@ pub async fn ensure_clip(cache_dir: &Path) -> Result<PathBuf, MediaError> {
     .map(Into::into)
     .collect();
     args.push(tmp.clone().into());
-    let out = super::process::output("ffmpeg", args).await?;
-    if !out.status.success() {
+    if let Err(e) = super::process::run("ffmpeg (test clip)", "ffmpeg", args).await {
         let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(MediaError::Failed {
-            program: "ffmpeg (test clip)".into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
+        return Err(e);
     }
     tokio::fs::rename(&tmp, &clip).await?;
     Ok(clip)

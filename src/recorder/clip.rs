@@ -241,15 +241,7 @@ async fn cut_clip(list: &Path, cut: &Cut, out: &Path) -> Result<(), RecorderErro
         "mp4".into(),
         out.into(),
     ];
-    let o = process::output("ffmpeg", args).await?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(RecorderError::Exited(format!(
-            "clip: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )))
-    }
+    Ok(process::run("ffmpeg (clip)", "ffmpeg", args).await?)
 }
 
 #[cfg(test)]

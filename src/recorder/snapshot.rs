@@ -116,13 +116,5 @@ async fn decode_last_keyframe(input: &Path, out: &Path) -> Result<(), RecorderEr
         "-y".into(),
         out.into(),
     ];
-    let o = process::output("ffmpeg", args).await?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(RecorderError::Exited(format!(
-            "snapshot: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )))
-    }
+    Ok(process::run("ffmpeg (snapshot)", "ffmpeg", args).await?)
 }

@@ -185,7 +185,11 @@ pub(crate) async fn remove_files(
         Ok(())
     })
     .await
-    .unwrap_or(Ok(()))
+    // A removal that did not run must not be finished as if it had.
+    .map_err(|e| RetentionError::Io {
+        path: "(removal task)".into(),
+        source: std::io::Error::other(e),
+    })?
 }
 
 /// Reconciles the store with the disk, then runs retention passes until cancelled.

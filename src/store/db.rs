@@ -100,11 +100,23 @@ impl Db {
         end: &SegmentEnd,
         start: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        self.insert_finished(MediaKind::Continuous, camera, path, start, end)
+    }
+
+    /// One finished file of any kind (continuous footage, a clip, a snapshot).
+    pub(super) fn insert_finished(
+        &self,
+        kind: MediaKind,
+        camera: &str,
+        path: &str,
+        start: DateTime<Utc>,
+        end: &SegmentEnd,
+    ) -> Result<i64, StoreError> {
         let camera_id = self.camera_id(camera)?;
         self.conn
             .prepare_cached(
-                "INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 camera_id,
@@ -113,7 +125,8 @@ impl Db {
                 to_ms(end.end),
                 end.duration_ms,
                 end.bytes,
-                end.state
+                end.state,
+                kind
             ])?;
         Ok(self.conn.last_insert_rowid())
     }

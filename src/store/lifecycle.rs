@@ -6,7 +6,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::jobs::JobState;
-use super::model::{DeleteReason, MediaKind, from_ms, to_ms};
+use super::model::{DeleteReason, MediaKind, SegmentEnd, SegmentState, from_ms, to_ms};
 use super::{Db, StoreError};
 
 /// A file on disk as retention sees it.
@@ -48,22 +48,13 @@ impl Db {
         end: DateTime<Utc>,
         bytes: i64,
     ) -> Result<i64, StoreError> {
-        let camera_id = self.camera_id(camera)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'closed', ?7)",
-            )?
-            .execute(params![
-                camera_id,
-                path,
-                to_ms(start),
-                to_ms(end),
-                (end - start).num_milliseconds(),
-                bytes,
-                kind
-            ])?;
-        Ok(self.conn.last_insert_rowid())
+        let end = SegmentEnd {
+            end,
+            duration_ms: (end - start).num_milliseconds(),
+            bytes,
+            state: SegmentState::Closed,
+        };
+        self.insert_finished(kind, camera, path, start, &end)
     }
 
     /// Every closed file not yet marked for deletion, oldest end first.

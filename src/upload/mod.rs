@@ -51,15 +51,13 @@ impl UploadError {
 #[derive(Clone)]
 pub struct UploaderHandle {
     paused: watch::Sender<bool>,
-    store: Store,
-    wake: Arc<Notify>,
     ctx: Arc<Ctx>,
 }
 
 impl UploaderHandle {
     pub fn set_paused(&self, paused: bool) {
         self.paused.send_replace(paused);
-        self.wake.notify_one();
+        self.ctx.wake.notify_one();
     }
 
     pub fn is_paused(&self) -> bool {
@@ -102,13 +100,13 @@ impl UploaderHandle {
 
     /// Look at the queue now (a clip or snapshot was just stored).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.ctx.wake.notify_one();
     }
 
     pub async fn retry_failed(&self) -> Result<usize, StoreError> {
-        let n = self.store.write(|db| db.retry_failed()).await?;
-        self.store.flush().await?;
-        self.wake.notify_one();
+        let n = self.ctx.store.write(|db| db.retry_failed()).await?;
+        self.ctx.store.flush().await?;
+        self.ctx.wake.notify_one();
         Ok(n)
     }
 }
@@ -179,8 +177,6 @@ pub fn spawn(
     });
     Ok(Some(UploaderHandle {
         paused: paused_tx,
-        store,
-        wake,
         ctx,
     }))
 }

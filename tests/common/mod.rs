@@ -45,14 +45,29 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// A `camvault --config CONFIG <args>` that must succeed and print JSON.
+pub fn cli_json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let r = run(camvault().arg("--config").arg(config).args(args));
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
 /// `camvault status --json` for a config, which must succeed.
 pub fn status(config: &Path) -> serde_json::Value {
-    let r = run(camvault()
-        .arg("--config")
-        .arg(config)
-        .args(["status", "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str(&r.stdout).unwrap()
+    cli_json(config, &["status", "--json"])
+}
+
+/// `camvault segments --json`: the index, oldest first.
+pub fn segments(config: &Path) -> Vec<serde_json::Value> {
+    cli_json(config, &["segments", "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// An RFC 3339 time from a JSON string.
+pub fn time(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
 }
 
 /// One request line on the daemon's control socket, and its reply.
@@ -297,36 +312,35 @@ impl Drop for RtspCamera {
     }
 }
 
-/// ffprobe's view of a file: (format duration, video span = last pts + its duration − first pts).
-pub fn probe(path: &Path) -> Option<(f64, f64)> {
-    let fmt = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
+/// `ffprobe -v error <args> <path>`'s standard output.
+pub fn ffprobe(path: &Path, args: &[&str]) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
         .arg(path)
         .output()
-        .ok()?;
-    let duration: f64 = String::from_utf8_lossy(&fmt.stdout).trim().parse().ok()?;
-    let pk = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// ffprobe's view of a file: (format duration, video span = last pts + its duration − first pts).
+pub fn probe(path: &Path) -> Option<(f64, f64)> {
+    let fmt = ffprobe(
+        path,
+        &["-show_entries", "format=duration", "-of", "csv=p=0"],
+    );
+    let duration: f64 = fmt.trim().parse().ok()?;
+    let text = ffprobe(
+        path,
+        &[
             "-select_streams",
             "v:0",
             "-show_entries",
             "packet=pts_time,duration_time",
             "-of",
             "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&pk.stdout);
+        ],
+    );
     let pts: Vec<(f64, f64)> = text
         .lines()
         .filter_map(|l| {
