@@ -248,7 +248,9 @@ fn kill_9_during_a_300_mb_multipart_upload_never_resends_a_committed_part() {
 fn a_flaky_server_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
-    let proxy = FaultProxy::start(garage.port, 200);
+    // 20 % of requests fail, and the first 3 bodies arrive damaged: the checksums must make
+    // the server refuse them, or the objects below would differ from the files.
+    let proxy = FaultProxy::start_corrupting(garage.port, 200, 3);
     let data = dir.path().join("data");
     let files = queue_files(&data, &[100_000, 3 << 20, 9 << 20, 17 << 20, 26 << 20]);
     let cfg = config(
@@ -265,10 +267,25 @@ fn a_flaky_server_loses_nothing_and_duplicates_nothing() {
         proxy.seen().len()
     );
     assert!(faults >= 5);
+    let flips = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.fault == Some("flip"))
+        .count();
+    assert_eq!(flips, 3, "three bodies were damaged on the way");
     let objs = objects(&garage);
     assert_eq!(objs.len(), files.len(), "one object per file");
     for (key, local) in &files {
         assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+        // Every body went with its CRC32C, which the server keeps: whole for a single PUT,
+        // composite ("-N") over the 5 MiB parts of a multipart upload.
+        let sum = garage.tool(&["checksum", key]).trim().to_string();
+        let bytes = std::fs::metadata(local).unwrap().len();
+        let parts = bytes.div_ceil(5 << 20);
+        match bytes >= 5 << 20 {
+            true => assert!(sum.ends_with(&format!("-{parts}")), "{key}: {sum}"),
+            false => assert!(sum.len() == 8 && sum.ends_with("=="), "{key}: {sum}"),
+        }
     }
     assert_eq!(garage.tool(&["uploads"]).trim(), "");
 }

@@ -49,7 +49,7 @@ pub struct Job {
 pub struct PartRow {
     pub number: i64,
     pub size: i64,
-    pub md5_hex: String,
+    pub crc32c: u32,
     pub etag: String,
 }
 
@@ -194,9 +194,9 @@ impl Db {
     pub fn commit_part(&self, job: i64, part: &PartRow) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO upload_part (job_id, part_number, size, md5_hex, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO upload_part (job_id, part_number, size, crc32c, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![job, part.number, part.size, part.md5_hex, part.etag])?;
+            .execute(params![job, part.number, part.size, part.crc32c, part.etag])?;
         self.conn.execute(
             "UPDATE upload_job SET bytes_done = (SELECT coalesce(sum(size), 0) FROM upload_part WHERE job_id = ?1) WHERE id = ?1",
             [job],
@@ -206,13 +206,13 @@ impl Db {
 
     pub fn parts(&self, job: i64) -> Result<Vec<PartRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT part_number, size, md5_hex, etag FROM upload_part WHERE job_id = ?1 ORDER BY part_number",
+            "SELECT part_number, size, crc32c, etag FROM upload_part WHERE job_id = ?1 ORDER BY part_number",
         )?;
         let rows = stmt.query_map([job], |r| {
             Ok(PartRow {
                 number: r.get(0)?,
                 size: r.get(1)?,
-                md5_hex: r.get(2)?,
+                crc32c: r.get(2)?,
                 etag: r.get(3)?,
             })
         })?;

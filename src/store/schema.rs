@@ -127,6 +127,27 @@ pub const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     "#,
     },
+    Migration {
+        version: 5,
+        description: "multipart parts carry CRC32C instead of MD5",
+        sql: r#"
+        -- Parts are checked with CRC32C (x-amz-checksum-crc32c, which AWS and Garage both
+        -- verify, and which the CPU computes in hardware) instead of MD5. An upload begun before
+        -- has MD5-only parts under an upload created without a checksum algorithm: it starts
+        -- over, and the start-up sweep aborts its server side as an orphan.
+        UPDATE upload_job SET upload_id = NULL, part_size = NULL, bytes_done = 0
+            WHERE upload_id IS NOT NULL;
+        DROP TABLE upload_part;
+        CREATE TABLE upload_part (
+            job_id      INTEGER NOT NULL REFERENCES upload_job (id) ON DELETE CASCADE,
+            part_number INTEGER NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+            size        INTEGER NOT NULL CHECK (size > 0),
+            crc32c      INTEGER NOT NULL CHECK (crc32c BETWEEN 0 AND 4294967295),
+            etag        TEXT NOT NULL,
+            PRIMARY KEY (job_id, part_number)
+        ) STRICT;
+    "#,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -4,9 +4,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use md5::{Digest, Md5};
-
-/// Copies `src` to `<dir>/<key>`; returns the MD5 (hex) of what was written.
+/// Copies `src` to `<dir>/<key>`; returns the CRC32C (base64) of what was written.
 pub fn copy(src: &Path, dir: &Path, key: &str) -> std::io::Result<String> {
     let dest = dir.join(key);
     let parent = dest.parent().unwrap_or(dir).to_path_buf();
@@ -17,19 +15,19 @@ pub fn copy(src: &Path, dir: &Path, key: &str) -> std::io::Result<String> {
     ));
     let mut input = std::fs::File::open(src)?;
     let mut out = std::fs::File::create(&tmp)?;
-    let mut md5 = Md5::new();
+    let mut crc = 0u32;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = input.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        md5.update(&buf[..n]);
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
         out.write_all(&buf[..n])?;
     }
     out.sync_all()?;
     drop(out);
     std::fs::rename(&tmp, &dest)?;
     std::fs::File::open(&parent)?.sync_all()?;
-    Ok(super::plan::hex(&md5.finalize()))
+    Ok(super::plan::crc32c_b64(crc))
 }

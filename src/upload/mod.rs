@@ -3,6 +3,7 @@
 //! folder. A job is done only after the destination confirms size and checksum.
 
 pub mod bandwidth;
+mod buffers;
 mod dir;
 pub mod plan;
 pub mod s3;

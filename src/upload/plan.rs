@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
@@ -84,15 +85,38 @@ pub fn static_prefix(template: &str) -> &str {
     template.split('{').next().unwrap_or("")
 }
 
+/// A part as ListParts reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPart {
+    pub number: i64,
+    pub etag: String,
+    pub size: i64,
+    /// Base64 CRC32C, when the server keeps checksums (AWS, Garage ≥ 1.1).
+    pub crc32c: Option<String>,
+}
+
+/// What a HEAD says about an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub etag: String,
+    /// `x-amz-checksum-crc32c`: base64, with `-N` for a multipart object.
+    pub crc32c: Option<String>,
+}
+
 /// What a restarted upload does with a part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartPlan {
-    /// Committed in the store and present on the server with the same ETag.
+    /// Committed in the store and present on the server with the same ETag and size.
     Done,
-    /// On the server but not in the store (the commit was lost): adopt it if its ETag is the
-    /// MD5 of our bytes, else send it again.
-    Verify { etag: String },
-    /// Not (verifiably) on the server.
+    /// On the server but not committed (the commit was lost): adopt it if the server's CRC32C
+    /// and size are those of our bytes, else send it again.
+    Verify {
+        etag: String,
+        size: i64,
+        crc32c: Option<String>,
+    },
+    /// Not on the server.
     Send,
 }
 
@@ -100,18 +124,22 @@ pub enum PartPlan {
 pub fn reconcile(
     numbers: &[i64],
     stored: &[PartRow],
-    server: &[(i64, String, i64)],
+    server: &[ServerPart],
 ) -> Vec<(i64, PartPlan)> {
     numbers
         .iter()
         .map(|&n| {
-            let on_server = server.iter().find(|(sn, _, _)| *sn == n);
+            let on_server = server.iter().find(|s| s.number == n);
             let in_store = stored.iter().find(|p| p.number == n);
             let plan = match (in_store, on_server) {
-                (Some(p), Some((_, etag, size))) if same_etag(&p.etag, etag) && p.size == *size => {
+                (Some(p), Some(s)) if same_etag(&p.etag, &s.etag) && p.size == s.size => {
                     PartPlan::Done
                 }
-                (_, Some((_, etag, _))) => PartPlan::Verify { etag: etag.clone() },
+                (_, Some(s)) => PartPlan::Verify {
+                    etag: s.etag.clone(),
+                    size: s.size,
+                    crc32c: s.crc32c.clone(),
+                },
                 (_, None) => PartPlan::Send,
             };
             (n, plan)
@@ -124,24 +152,87 @@ pub fn same_etag(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_matches('"'))
 }
 
-pub fn md5_hex(data: &[u8]) -> String {
-    hex(&Md5::digest(data))
-}
-
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A CRC32C as S3 writes it: base64 of the big-endian bytes.
+pub fn crc32c_b64(crc: u32) -> String {
+    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+}
+
+/// The checksum S3 gives a multipart object uploaded with CRC32C parts (a "composite"
+/// checksum): the CRC32C of the parts' binary CRC32Cs, `-N`.
+pub fn composite_crc32c(parts: &[u32]) -> String {
+    let bytes: Vec<u8> = parts.iter().flat_map(|c| c.to_be_bytes()).collect();
+    format!("{}-{}", crc32c_b64(crc32c::crc32c(&bytes)), parts.len())
+}
+
 /// The ETag S3 gives a completed multipart object: MD5 of the parts' binary MD5s, `-N`.
-pub fn multipart_etag(part_md5_hex: &[String]) -> String {
+/// Computed from the ETags the server returned for the parts; `None` when they are not MD5s.
+pub fn multipart_etag(part_etags: &[&str]) -> Option<String> {
     let mut h = Md5::new();
-    for m in part_md5_hex {
-        let bytes: Vec<u8> = (0..m.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&m[2 * i..2 * i + 2], 16).ok())
-            .collect();
-        h.update(&bytes);
+    for e in part_etags {
+        let e = e.trim_matches('"');
+        if e.len() != 32 {
+            return None;
+        }
+        for i in 0..16 {
+            h.update([u8::from_str_radix(&e[2 * i..2 * i + 2], 16).ok()?]);
+        }
     }
-    format!("{}-{}", hex(&h.finalize()), part_md5_hex.len())
+    Some(format!("{}-{}", hex(&h.finalize()), part_etags.len()))
+}
+
+/// What the finished object must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub size: u64,
+    /// Base64 CRC32C of the file (single PUT) or the composite of its parts (multipart).
+    pub crc32c: String,
+    /// The ETag, when it can be known before asking (multipart, from the parts' ETags).
+    pub etag: Option<String>,
+}
+
+impl Expected {
+    pub fn single(size: u64, crc: u32) -> Expected {
+        Expected {
+            size,
+            crc32c: crc32c_b64(crc),
+            etag: None,
+        }
+    }
+
+    pub fn multipart(size: u64, parts: &[PartRow]) -> Expected {
+        let crcs: Vec<u32> = parts.iter().map(|p| p.crc32c).collect();
+        let etags: Vec<&str> = parts.iter().map(|p| p.etag.as_str()).collect();
+        Expected {
+            size,
+            crc32c: composite_crc32c(&crcs),
+            etag: multipart_etag(&etags),
+        }
+    }
+
+    /// After our own upload: whatever proof the server offers must agree (a server that
+    /// keeps no checksum and gives no ETag is left with the size).
+    pub fn confirmed_by(&self, h: &Head) -> bool {
+        h.size == self.size
+            && h.crc32c.as_ref().is_none_or(|c| *c == self.crc32c)
+            && (h.etag.is_empty() || self.etag.as_ref().is_none_or(|e| same_etag(e, &h.etag)))
+    }
+
+    /// Before sending: the object counts as already uploaded only when the server proves it
+    /// holds our bytes.
+    pub fn already_there(&self, h: &Head) -> bool {
+        h.size == self.size
+            && match &h.crc32c {
+                Some(c) => *c == self.crc32c,
+                None => self
+                    .etag
+                    .as_ref()
+                    .is_some_and(|e| !h.etag.is_empty() && same_etag(e, &h.etag)),
+            }
+    }
 }
 
 /// Capped exponential backoff with jitter for a job's next attempt (attempts so far ≥ 1).
@@ -200,44 +291,73 @@ mod tests {
         let row = |n: i64, etag: &str| PartRow {
             number: n,
             size: 10,
-            md5_hex: etag.into(),
+            crc32c: 7,
             etag: format!("\"{etag}\""),
         };
+        let part = |n: i64, etag: &str| ServerPart {
+            number: n,
+            etag: format!("\"{etag}\""),
+            size: 10,
+            crc32c: Some("AAAABw==".into()),
+        };
         let stored = [row(1, "aa"), row(2, "bb"), row(4, "dd")];
-        let server = [
-            (1, "\"aa\"".to_string(), 10),
-            (2, "\"zz\"".to_string(), 10),
-            (3, "\"cc\"".to_string(), 10),
-        ];
+        let server = [part(1, "aa"), part(2, "zz"), part(3, "cc")];
+        let verify = |etag: &str| PartPlan::Verify {
+            etag: format!("\"{etag}\""),
+            size: 10,
+            crc32c: Some("AAAABw==".into()),
+        };
         let plan = reconcile(&[1, 2, 3, 4, 5], &stored, &server);
         assert_eq!(
             plan,
             [
                 (1, PartPlan::Done),
-                (
-                    2,
-                    PartPlan::Verify {
-                        etag: "\"zz\"".into()
-                    }
-                ),
-                (
-                    3,
-                    PartPlan::Verify {
-                        etag: "\"cc\"".into()
-                    }
-                ),
+                (2, verify("zz")),
+                (3, verify("cc")),
                 (4, PartPlan::Send),
                 (5, PartPlan::Send),
             ]
         );
+        assert_eq!(crc32c_b64(7), "AAAABw==");
     }
 
     #[test]
-    fn multipart_etag_matches_s3s_rule() {
+    fn checksums_and_etags_follow_s3_rules() {
+        // The CRC32C check value of the standard test string.
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c_b64(0xE306_9283), "4waSgw==");
+        // Garage answered "1Gi6Aw==-2" for two parts whose CRC32Cs were hzD+Ww== and pECVrw==.
+        assert_eq!(composite_crc32c(&[0x8730_FE5B, 0xA440_95AF]), "1Gi6Aw==-2");
         // Two parts "a" and "b": md5(md5("a") ‖ md5("b")) with the part count.
-        let e = multipart_etag(&[md5_hex(b"a"), md5_hex(b"b")]);
+        let a = hex(&Md5::digest(b"a"));
+        let b = hex(&Md5::digest(b"b"));
+        let e = multipart_etag(&[&format!("\"{a}\""), &b]).unwrap();
         assert!(e.ends_with("-2") && e.len() == 34, "{e}");
-        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(multipart_etag(&["not-an-md5"]), None);
+    }
+
+    #[test]
+    fn an_object_is_ours_only_with_proof() {
+        let want = Expected::single(10, 7);
+        let head = |size, crc: Option<&str>, etag: &str| Head {
+            size,
+            etag: etag.into(),
+            crc32c: crc.map(Into::into),
+        };
+        assert!(want.already_there(&head(10, Some("AAAABw=="), "\"x\"")));
+        assert!(!want.already_there(&head(10, Some("AAAACA=="), "\"x\"")));
+        assert!(!want.already_there(&head(9, Some("AAAABw=="), "\"x\"")));
+        // No checksum and no known ETag: not proof enough to skip the upload...
+        assert!(!want.already_there(&head(10, None, "\"x\"")));
+        // ...but after our own PUT, a server without checksums is held to the size.
+        assert!(want.confirmed_by(&head(10, None, "\"x\"")));
+        assert!(!want.confirmed_by(&head(10, Some("AAAACA=="), "")));
+        let mp = Expected {
+            etag: Some("\"ab-2\"".into()),
+            ..want
+        };
+        assert!(mp.already_there(&head(10, None, "ab-2")));
+        assert!(!mp.confirmed_by(&head(10, None, "cd-2")));
     }
 
     #[test]

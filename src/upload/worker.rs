@@ -5,19 +5,23 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{self, PartPlan};
-use super::s3::{Body, S3};
+use super::buffers::Pool;
+use super::plan::{self, Expected, PartPlan};
+use super::s3::{Body, S3, Summer};
 use super::{Ctx, UploadError};
 use crate::config::Destination;
 use crate::events::Event;
 use crate::store::{Job, PartRow};
+
+/// Parts are read and checksummed this much at a time, so the checksums find the bytes in
+/// the CPU cache.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// How often the queue is scanned for closed segments without a job, at the latest.
 const SCAN_EVERY: Duration = Duration::from_secs(5);
@@ -166,35 +170,57 @@ async fn upload(ctx: &Arc<Ctx>, job: &Job) -> Result<String, UploadError> {
     }
 }
 
-/// Reads a range of the file and hashes it, off the async threads (hashing a part is the
-/// uploader's main CPU cost; two parts hash on two cores at once).
-async fn read_body(path: &std::path::Path, offset: u64, len: u64) -> Result<Body, UploadError> {
+/// Reads a range of the file and checksums it, off the async threads (checksumming is the
+/// uploader's main CPU cost; two parts are read on two cores at once).
+async fn read_body(
+    s3: &S3,
+    pool: &Pool,
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+) -> Result<Body, UploadError> {
     let p = path.to_path_buf();
+    let signed = s3.signs_payload();
+    let pool = pool.clone();
     let body = tokio::task::spawn_blocking(move || -> std::io::Result<Body> {
         let f = std::fs::File::open(p)?;
-        let mut buf = vec![0u8; len as usize];
-        f.read_exact_at(&mut buf, offset)?;
-        Ok(Body::new(Bytes::from(buf)))
+        let mut buf = pool.take(len as usize);
+        let mut sum = Summer::new(signed);
+        let mut done = 0;
+        for chunk in buf.chunks_mut(READ_CHUNK) {
+            f.read_exact_at(chunk, offset + done)?;
+            sum.update(chunk);
+            done += chunk.len() as u64;
+        }
+        Ok(sum.finish(pool.lend(buf)))
     })
     .await
     .map_err(|e| UploadError::Retry(e.to_string()))??;
     Ok(body)
 }
 
-/// Confirms the object is the file: its size, and its ETag when the server gives one.
-async fn verify(s3: &S3, key: &str, size: u64, etag: &str) -> Result<String, UploadError> {
-    let (got_size, got_etag) = s3.head(key).await?;
-    if got_size != size {
+/// Confirms the object is the file (size, CRC32C and ETag, as far as the server tells);
+/// returns the ETag the job records.
+async fn verify(s3: &S3, key: &str, want: &Expected) -> Result<String, UploadError> {
+    let head = s3.head(key).await?;
+    if !want.confirmed_by(&head) {
         return Err(UploadError::Retry(format!(
-            "after upload the object has {got_size} bytes, the file {size}"
+            "after upload the object has {} bytes, CRC32C {} and ETag {}; expected {} bytes, CRC32C {}",
+            head.size,
+            head.crc32c.as_deref().unwrap_or("(none)"),
+            head.etag,
+            want.size,
+            want.crc32c
         )));
     }
-    if !got_etag.is_empty() && !plan::same_etag(&got_etag, etag) {
-        return Err(UploadError::Retry(format!(
-            "after upload the object's ETag is {got_etag}, expected {etag}"
-        )));
-    }
-    Ok(etag.to_string())
+    Ok(head.etag)
+}
+
+/// The object is already complete under `key` (an attempt that uploaded it died before
+/// recording it): its ETag.
+async fn already_there(s3: &S3, key: &str, want: &Expected) -> Option<String> {
+    let head = s3.head(key).await.ok()?;
+    want.already_there(&head).then_some(head.etag)
 }
 
 async fn upload_s3(
@@ -209,22 +235,14 @@ async fn upload_s3(
         |p| p as u64,
     );
     if job.upload_id.is_none() && !plan::uses_multipart(size, part_size) {
-        let body = read_body(path, 0, size).await?;
-        let md5 = body.md5_hex();
+        let body = read_body(s3, &Pool::new(0), path, 0, size).await?;
+        let mut want = Expected::single(size, body.crc32c.unwrap_or_default());
         // Already there (the last attempt uploaded it but did not live to record it)?
-        if let Ok((s, e)) = s3.head(&job.key).await
-            && s == size
-            && plan::same_etag(&e, &md5)
-        {
-            return Ok(md5);
+        if let Some(etag) = already_there(s3, &job.key, &want).await {
+            return Ok(etag);
         }
-        let etag = s3.put_object(&job.key, &body).await?;
-        if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
-            return Err(UploadError::Retry(format!(
-                "the server stored ETag {etag} for a body with MD5 {md5}"
-            )));
-        }
-        return verify(s3, &job.key, size, &md5).await;
+        want.etag = Some(s3.put_object(&job.key, &body).await?).filter(|e| !e.is_empty());
+        return verify(s3, &job.key, &want).await;
     }
 
     let upload_id = match &job.upload_id {
@@ -246,12 +264,11 @@ async fn upload_s3(
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
             // Completed by an attempt that died before recording it, or expired.
-            let expected = complete_etag(&stored, numbers.len());
-            if let (Some(etag), Ok((s, e))) = (&expected, s3.head(&job.key).await)
-                && s == size
-                && plan::same_etag(&e, etag)
+            if stored.len() == numbers.len()
+                && let Some(etag) =
+                    already_there(s3, &job.key, &Expected::multipart(size, &stored)).await
             {
-                return Ok(etag.clone());
+                return Ok(etag);
             }
             ctx.store.write(move |db| db.reset_multipart(jid)).await?;
             ctx.store.flush().await?;
@@ -267,6 +284,8 @@ async fn upload_s3(
         &server,
     );
     let slots = Arc::new(Semaphore::new(ctx.cfg.upload.concurrency as usize));
+    // One buffer per part in flight and one being read: memory stays concurrency × part size.
+    let pool = Pool::new(ctx.cfg.upload.concurrency as usize + 1);
     let mut set: JoinSet<Result<(), UploadError>> = JoinSet::new();
     for (n, decision) in decisions {
         if decision == PartPlan::Done {
@@ -278,16 +297,21 @@ async fn upload_s3(
             .acquire_owned()
             .await
             .map_err(|e| UploadError::Retry(e.to_string()))?;
-        let body = read_body(path, offset, len).await?;
-        let md5 = body.md5_hex();
-        if let PartPlan::Verify { etag } = &decision
-            && plan::same_etag(etag, &md5)
+        let body = read_body(s3, &pool, path, offset, len).await?;
+        let crc = body.crc32c.unwrap_or_default();
+        if let PartPlan::Verify {
+            etag,
+            size,
+            crc32c: Some(theirs),
+        } = &decision
+            && *size == len as i64
+            && *theirs == plan::crc32c_b64(crc)
         {
             // The server has exactly our bytes: adopt the part, do not send it again.
             let row = PartRow {
                 number: n,
                 size: len as i64,
-                md5_hex: md5,
+                crc32c: crc,
                 etag: etag.clone(),
             };
             ctx.store.write(move |db| db.commit_part(jid, &row)).await?;
@@ -295,12 +319,15 @@ async fn upload_s3(
         }
         let (c, key, uid) = (ctx.clone(), job.key.clone(), upload_id.clone());
         set.spawn(async move {
-            let etag = part_upload(&c, &key, &uid, n, body).await?;
+            let s3 = c.s3.as_ref().expect("s3 destination");
+            let etag = s3.upload_part(&key, &uid, n, &body).await?;
+            // Back to the pool before the slot is freed for the next part.
+            drop(body);
             // Committed as it completes; a crash from here on never sends this part again.
             let row = PartRow {
                 number: n,
                 size: len as i64,
-                md5_hex: md5,
+                crc32c: crc,
                 etag,
             };
             c.store.write(move |db| db.commit_part(jid, &row)).await?;
@@ -323,43 +350,19 @@ async fn upload_s3(
             numbers.len()
         )));
     }
-    let list: Vec<(i64, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
-    let expected = complete_etag(&parts, numbers.len()).unwrap_or_default();
+    let list: Vec<(i64, String, u32)> = parts
+        .iter()
+        .map(|p| (p.number, p.etag.clone(), p.crc32c))
+        .collect();
+    let want = Expected::multipart(size, &parts);
     if let Err(e) = s3.complete(&job.key, &upload_id, &list).await {
         // A complete whose answer was lost: the object may already be whole.
-        if let Ok((s, etag)) = s3.head(&job.key).await
-            && s == size
-            && plan::same_etag(&etag, &expected)
-        {
-            return Ok(expected);
+        if let Some(etag) = already_there(s3, &job.key, &want).await {
+            return Ok(etag);
         }
         return Err(e.into());
     }
-    verify(s3, &job.key, size, &expected).await
-}
-
-async fn part_upload(
-    ctx: &Ctx,
-    key: &str,
-    upload_id: &str,
-    n: i64,
-    body: Body,
-) -> Result<String, UploadError> {
-    let s3 = ctx.s3.as_ref().expect("s3 destination");
-    let md5 = body.md5_hex();
-    let etag = s3.upload_part(key, upload_id, n, &body).await?;
-    if !etag.is_empty() && !plan::same_etag(&etag, &md5) {
-        return Err(UploadError::Retry(format!(
-            "part {n}: the server stored ETag {etag} for MD5 {md5}"
-        )));
-    }
-    Ok(format!("\"{md5}\""))
-}
-
-/// The ETag the completed object must have, when every part is known.
-fn complete_etag(parts: &[PartRow], count: usize) -> Option<String> {
-    (parts.len() == count && count > 0)
-        .then(|| plan::multipart_etag(&parts.iter().map(|p| p.md5_hex.clone()).collect::<Vec<_>>()))
+    verify(s3, &job.key, &want).await
 }
 
 /// Aborts multipart uploads under our prefix that no job owns (left by a crash between

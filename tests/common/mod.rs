@@ -499,7 +499,8 @@ pub struct Seen {
 }
 
 /// An HTTP proxy in front of an S3 server that fails a share of requests: 500, 503 SlowDown,
-/// or a connection reset in the middle of the request body. Logs every request.
+/// or a connection reset in the middle of the request body; it can also flip a byte in the
+/// first request bodies it forwards. Logs every request.
 pub struct FaultProxy {
     pub port: u16,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
@@ -508,7 +509,19 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// `fail_per_mille` of requests get a fault.
     pub fn start(upstream: u16, fail_per_mille: u32) -> FaultProxy {
+        FaultProxy::start_corrupting(upstream, fail_per_mille, 0)
+    }
+
+    /// As `start`, and the first `corrupt_bodies` requests with a body reach the server with
+    /// one byte flipped (fault "flip").
+    pub fn start_corrupting(
+        upstream: u16,
+        fail_per_mille: u32,
+        corrupt_bodies: usize,
+    ) -> FaultProxy {
         use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let corrupt = std::sync::Arc::new(AtomicUsize::new(corrupt_bodies));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -526,6 +539,7 @@ impl FaultProxy {
                     None
                 };
                 let log = l2.clone();
+                let corrupt = corrupt.clone();
                 std::thread::spawn(move || {
                     let mut client = conn;
                     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
@@ -551,6 +565,18 @@ impl FaultProxy {
                                 .map(|v| v.trim().parse().unwrap_or(0))
                         })
                         .unwrap_or(0);
+                    let kind = match kind {
+                        None if len > 0
+                            && corrupt
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok() =>
+                        {
+                            Some("flip")
+                        }
+                        k => k,
+                    };
                     log.lock().unwrap().push(Seen {
                         at: std::time::Instant::now(),
                         method: method.clone(),
@@ -568,7 +594,9 @@ impl FaultProxy {
                     if client.read_exact(&mut body).is_err() {
                         return;
                     }
-                    if let Some(code) = kind {
+                    if kind == Some("flip") {
+                        body[len / 2] ^= 0x55;
+                    } else if let Some(code) = kind {
                         let (status, xml_code) = if code == "500" {
                             ("500 Internal Server Error", "InternalError")
                         } else {

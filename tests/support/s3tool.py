@@ -5,6 +5,7 @@ usage: s3tool.py ENDPOINT KEY_ID SECRET BUCKET (list PREFIX | md5 KEY | uploads)
   list     one line per object: key size
   md5      the MD5 (hex) of the object's bytes, downloaded
   uploads  one line per open multipart upload: key upload_id
+  checksum the object's stored CRC32C (x-amz-checksum-crc32c; "-N" for N parts), or nothing
 """
 import hashlib
 import sys
@@ -24,6 +25,8 @@ elif cmd == "md5":
     for chunk in s3.get_object(Bucket=bucket, Key=sys.argv[6])["Body"].iter_chunks(1 << 20):
         h.update(chunk)
     print(h.hexdigest())
+elif cmd == "checksum":
+    print(s3.head_object(Bucket=bucket, Key=sys.argv[6], ChecksumMode="ENABLED").get("ChecksumCRC32C", ""))
 elif cmd == "uploads":
     for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         print(u["Key"], u["UploadId"])
