@@ -3,8 +3,10 @@
 8 bare ffmpeg processes (the peer: "ffmpeg alone", what the seed's Python recorder ran).
 
 Reports camvault's own RSS, PSS and CPU (children excluded), each ffmpeg child's PSS and CPU,
-and the appliance total (camvault + children, by PSS) against the bare-ffmpeg total.
-Usage: bench/recorder.py [--cameras 8] [--seconds 60] [--bin target/release/camvault]
+and the appliance total (camvault + children, by PSS) against the bare-ffmpeg total. camvault
+runs twice: recording with Debian's ffmpeg, then with the lean static ffmpeg the image ships
+(--lean, built by scripts/lean-ffmpeg.sh).
+Usage: bench/recorder.py [--cameras 8] [--seconds 60] [--bin target/release/camvault] [--lean PATH]
 """
 import argparse
 import os
@@ -81,6 +83,7 @@ def main():
     ap.add_argument("--cameras", type=int, default=8)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/camvault"))
+    ap.add_argument("--lean", help="the lean ffmpeg for recording.ffmpeg")
     a = ap.parse_args()
 
     port = free_port()
@@ -90,21 +93,23 @@ def main():
     url = f"rtsp://127.0.0.1:{port}/stream"
     tmp = tempfile.mkdtemp(prefix="cv-bench-")
     try:
-        # camvault
-        data = os.path.join(tmp, "cv")
-        cfg = os.path.join(tmp, "camvault.toml")
-        with open(cfg, "w") as f:
-            f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n')
-            for i in range(a.cameras):
-                f.write(f'[[camera]]\nname = "c{i}"\nsource = "{url}"\n')
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
-        cv = subprocess.Popen([a.bin, "--config", cfg, "run"], env=env, stderr=subprocess.DEVNULL)
-        time.sleep(10)
-        res = measure(lambda: [cv.pid] + children(cv.pid), a.seconds)
-        cv.send_signal(signal.SIGTERM)
-        cv.wait(timeout=30)
-        own = res.pop(cv.pid)
-        kids = list(res.values())
+        runs = {}
+        for label, ffmpeg in [("Debian ffmpeg", "ffmpeg")] + ([("lean ffmpeg", a.lean)] if a.lean else []):
+            data = os.path.join(tmp, f"cv-{len(runs)}")
+            cfg = os.path.join(tmp, "camvault.toml")
+            with open(cfg, "w") as f:
+                f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n'
+                        f'[recording]\nffmpeg = "{ffmpeg}"\n')
+                for i in range(a.cameras):
+                    f.write(f'[[camera]]\nname = "c{i}"\nsource = "{url}"\n')
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
+            cv = subprocess.Popen([a.bin, "--config", cfg, "run"], env=env, stderr=subprocess.DEVNULL)
+            time.sleep(10)
+            res = measure(lambda: [cv.pid] + children(cv.pid), a.seconds)
+            cv.send_signal(signal.SIGTERM)
+            cv.wait(timeout=30)
+            own = res.pop(cv.pid)
+            runs[label] = (own, list(res.values()))
 
         # the peer: one bare ffmpeg per camera, same segmenting, no supervisor
         peers = []
@@ -126,19 +131,19 @@ def main():
         cam.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    kid_pss = sum(k[1] for k in kids)
     peer_pss = sum(p[1] for p in pres.values())
-    total = own[1] + kid_pss
     print(f"recorder benchmark: {a.cameras} RTSP cameras (640x360, 25 fps, 1 Mbit/s, H.264 + AAC), {a.seconds} s")
-    print(f"  camvault itself       RSS {mib(own[0])}  PSS {mib(own[1])}  CPU {own[2]:.2f} % of a core")
-    print(f"  camvault's ffmpegs    {len(kids)} children, PSS {mib(kid_pss)} in all "
-          f"({mib(kid_pss / max(len(kids), 1))} each), CPU {sum(k[2] for k in kids) / max(len(kids), 1):.2f} % each")
-    print(f"  camvault appliance    PSS {mib(total)}")
-    print(f"  peer: ffmpeg alone    {len(pres)} processes, PSS {mib(peer_pss)} in all, "
+    for label, (own, kids) in runs.items():
+        kid_pss = sum(k[1] for k in kids)
+        total = own[1] + kid_pss
+        print(f"  camvault, recording with {label}:")
+        print(f"    camvault itself       RSS {mib(own[0])}  PSS {mib(own[1])}  CPU {own[2]:.2f} % of a core")
+        print(f"    camvault's ffmpegs    {len(kids)} children, PSS {mib(kid_pss)} in all "
+              f"({mib(kid_pss / max(len(kids), 1))} each), CPU {sum(k[2] for k in kids) / max(len(kids), 1):.2f} % each")
+        print(f"    camvault appliance    PSS {mib(total)}; / ffmpeg alone {total / peer_pss:.2f}; "
+              f"/ the seed's 176 MB {total / 176e6:.2f} (target 0.50)")
+    print(f"  peer: Debian ffmpeg alone  {len(pres)} processes, PSS {mib(peer_pss)} in all, "
           f"CPU {sum(p[2] for p in pres.values()) / max(len(pres), 1):.2f} % each")
-    print(f"  ratio appliance / ffmpeg alone (PSS): {total / peer_pss:.2f}")
-    print(f"  seed's Python recorder, measured earlier on the same cameras: 176 MB PSS in all "
-          f"(camvault appliance is {total / 176e6:.2f} of it)")
 
 
 if __name__ == "__main__":

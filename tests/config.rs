@@ -60,6 +60,14 @@ fn each_class_of_error_names_the_key() {
             "[recording]\nsegment_seconds = 7\n",
             &["recording.segment_seconds"],
         ),
+        (
+            "[recording]\nffmpeg = \"/nonexistent/ffmpeg\"\n",
+            &["recording.ffmpeg", "/nonexistent/ffmpeg", "No such file"],
+        ),
+        (
+            "[recording]\nffmpeg = \"-i\"\n",
+            &["recording.ffmpeg", "must name an ffmpeg program"],
+        ),
         // Enum values.
         (
             "[upload]\ndestination = \"ftp\"\n",

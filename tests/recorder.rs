@@ -25,15 +25,26 @@ fn camera_block(name: &str, source: &str) -> String {
 
 #[test]
 fn three_cameras_record_playable_contiguous_segments() {
+    three_cameras(None);
+}
+
+/// The same with the lean static ffmpeg the image ships (`scripts/lean-ffmpeg.sh`).
+#[test]
+fn the_lean_ffmpeg_records_the_same_three_cameras() {
+    three_cameras(Some(lean_ffmpeg()));
+}
+
+fn three_cameras(ffmpeg: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cam1 = RtspCamera::start(free_port(), Some(("admin", CANARY)));
     let cam2 = RtspCamera::start(free_port(), None);
     let extra = format!(
-        "{}{}{}[recording]\nsegment_seconds = 10\n",
+        "{}{}{}[recording]\nsegment_seconds = 10\nffmpeg = \"{}\"\n",
         camera_block("door", &cam1.url()),
         camera_block("yard", &cam2.url()),
-        camera_block("synthetic", "test:")
+        camera_block("synthetic", "test:"),
+        ffmpeg.unwrap_or("ffmpeg")
     );
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[("RUST_LOG", "trace")]);
@@ -50,19 +61,22 @@ fn three_cameras_record_playable_contiguous_segments() {
     );
     // Neither camvault's nor any ffmpeg's command line carries the password (any local user
     // can read them in /proc). The test's own camera server is given it, so it is skipped.
+    let program = format!("{}\0", ffmpeg.unwrap_or("ffmpeg"));
     let mut ffmpegs = 0;
     for p in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cmd) = std::fs::read(p.path().join("cmdline"))
-            && (cmd.starts_with(b"ffmpeg\0") || p.file_name() == daemon.pid().to_string().as_str())
+            && (cmd.starts_with(program.as_bytes())
+                || p.file_name() == daemon.pid().to_string().as_str())
         {
             assert!(
                 !cmd.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
                 "password on the command line of pid {:?}",
                 p.file_name()
             );
-            ffmpegs += usize::from(cmd.starts_with(b"ffmpeg\0"));
+            ffmpegs += usize::from(cmd.starts_with(program.as_bytes()));
         }
     }
+    // All three cameras copy, so all three record with the configured ffmpeg.
     assert!(ffmpegs >= 3, "the recording ffmpegs were looked at");
     let st = status(&cfg);
     for cam in ["door", "yard", "synthetic"] {

@@ -146,6 +146,10 @@ pub struct RecordingConfig {
     pub segment_seconds: u32,
     /// Fragmented MP4: at most this much is lost on a power cut.
     pub fragment_seconds: u32,
+    /// The ffmpeg each camera records with when it copies (RTSP, `test:`, H.264 V4L2): the
+    /// image ships a lean static build (`scripts/lean-ffmpeg.sh`). Cameras that encode, and
+    /// clips, snapshots and the relay, use `ffmpeg` from PATH.
+    pub ffmpeg: String,
 }
 
 impl Default for RecordingConfig {
@@ -153,6 +157,7 @@ impl Default for RecordingConfig {
         RecordingConfig {
             segment_seconds: 600,
             fragment_seconds: 1,
+            ffmpeg: "ffmpeg".into(),
         }
     }
 }

@@ -145,7 +145,21 @@ fn recording(cfg: &Config) -> Result<(), Problem> {
         r.fragment_seconds.into(),
         1,
         r.segment_seconds.min(60).into(),
-    )
+    )?;
+    // A program name found on PATH, or a path to an executable file.
+    let f = r.ffmpeg.as_str();
+    if f.is_empty() || f.starts_with('-') {
+        return bad("recording.ffmpeg", "must name an ffmpeg program");
+    }
+    if f.contains('/') {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
+            Ok(_) => return bad("recording.ffmpeg", format!("{f} is not an executable file")),
+            Err(e) => return bad("recording.ffmpeg", format!("{f}: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// Placeholders `key_template` understands.

@@ -41,6 +41,30 @@ fn push(v: &mut Vec<OsString>, items: &[&str]) {
 /// Socket I/O timeout for RTSP, so a frozen camera makes ffmpeg exit rather than hang.
 pub const RTSP_TIMEOUT_US: u64 = 5_000_000;
 
+/// The video encoder a camera records with, or "copy".
+fn video_encoder<'a>(spec: &RecordSpec<'a>) -> &'a str {
+    let cam = spec.camera;
+    // A test camera's clip is already H.264: copying is the whole point of it being cheap.
+    if SourceKind::of(&cam.source) == Some(SourceKind::Test) {
+        return "copy";
+    }
+    let raw_v4l2 = spec.v4l2.is_some_and(|c| !c.copy);
+    match cam.encoder.as_str() {
+        // Raw or MJPEG frames cannot be copied into an H.264 recording.
+        "copy" if raw_v4l2 => spec.auto_encoder,
+        "auto" if spec.v4l2.is_some_and(|c| c.copy) => "copy",
+        "auto" => spec.auto_encoder,
+        other if spec.v4l2.is_some_and(|c| c.copy) && other != "copy" => "copy",
+        other => other,
+    }
+}
+
+/// Whether the camera's video is copied, not encoded: then the lean `recording.ffmpeg`
+/// can record it.
+pub fn copies_video(spec: &RecordSpec<'_>) -> bool {
+    video_encoder(spec) == "copy"
+}
+
 pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
     let mut a = Vec::new();
     // level+info: each log line carries its level; progress comes as key=value lines on stderr;
@@ -107,17 +131,8 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
         }
     }
     push(&mut a, &["-map", "0:v:0", "-map", "0:a:0?"]);
-    let raw_v4l2 = spec.v4l2.is_some_and(|c| !c.copy);
-    let encoder = match cam.encoder.as_str() {
-        // Raw or MJPEG frames cannot be copied into an H.264 recording.
-        "copy" if raw_v4l2 => spec.auto_encoder,
-        "auto" if spec.v4l2.is_some_and(|c| c.copy) => "copy",
-        "auto" => spec.auto_encoder,
-        other if spec.v4l2.is_some_and(|c| c.copy) && other != "copy" => "copy",
-        other => other,
-    };
-    // A test camera's clip is already H.264: copying is the whole point of it being cheap.
-    if encoder == "copy" || kind == Some(SourceKind::Test) {
+    let encoder = video_encoder(spec);
+    if encoder == "copy" {
         push(&mut a, &["-c:v", "copy"]);
     } else {
         push(&mut a, &["-c:v", encoder, "-g", "50"]);
@@ -366,5 +381,38 @@ mod tests {
         );
         assert_eq!(parse_segment_line("garbage"), None);
         assert_eq!(parse_segment_line(",1,2"), None);
+    }
+
+    #[test]
+    fn only_cameras_that_copy_video_may_use_the_lean_ffmpeg() {
+        let copies = |c: &CameraConfig, v4l2: Option<&V4l2Choice>| {
+            copies_video(&RecordSpec {
+                v4l2,
+                camera: c,
+                camera_dir: Path::new("/d"),
+                test_clip: Path::new("/t.mp4"),
+                segment_seconds: 600,
+                fragment_seconds: 1,
+                auto_encoder: "libx264",
+                rtsp_list: None,
+            })
+        };
+        let v4l2 = |format: &str, copy| V4l2Choice {
+            input_format: format.into(),
+            size: None,
+            copy,
+        };
+        assert!(copies(
+            &cam("rtsp://10.0.0.2/s", "copy", AudioMode::Aac),
+            None
+        ));
+        assert!(!copies(
+            &cam("rtsp://10.0.0.2/s", "libx264", AudioMode::Copy),
+            None
+        ));
+        assert!(copies(&cam("test:", "libx264", AudioMode::Copy), None));
+        let c = cam("v4l2:///dev/video0", "auto", AudioMode::None);
+        assert!(copies(&c, Some(&v4l2("h264", true))));
+        assert!(!copies(&c, Some(&v4l2("mjpeg", false))));
     }
 }

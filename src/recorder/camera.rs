@@ -16,7 +16,9 @@ use super::{Ctx, RecorderError, SegmentEvent, recovery};
 use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
 use crate::daemon::supervisor::{Backoff, HEALTHY_AFTER};
 use crate::health::{CameraLive, CameraState};
-use crate::media::args::{ListedSegment, RecordSpec, parse_segment_line, record_args};
+use crate::media::args::{
+    ListedSegment, RecordSpec, copies_video, parse_segment_line, record_args,
+};
 use crate::media::progress::{LogLevel, Stats, StderrLine, parse_line};
 use crate::media::{process, v4l2};
 use crate::store::{SegmentEnd, SegmentState};
@@ -211,7 +213,11 @@ impl CameraTask {
             auto_encoder,
             v4l2: v4l2.as_ref(),
         };
-        let mut child = process::spawn("ffmpeg", &record_args(&spec))?;
+        let program = match copies_video(&spec) {
+            true => self.ctx.copy_ffmpeg.as_str(),
+            false => "ffmpeg",
+        };
+        let mut child = process::spawn(program, &record_args(&spec))?;
         let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
         let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
         let t0 = Instant::now();

@@ -72,6 +72,8 @@ pub struct Ctx {
     pub events: broadcast::Sender<SegmentEvent>,
     pub segment_seconds: u32,
     pub fragment_seconds: u32,
+    /// `recording.ffmpeg`: what cameras that copy record with.
+    pub copy_ffmpeg: String,
     /// The file each camera's ffmpeg is writing now (for clips and snapshots).
     open_segments: std::sync::Mutex<BTreeMap<String, PathBuf>>,
     test_clip: OnceCell<PathBuf>,
@@ -191,6 +193,7 @@ pub fn spawn(
         events: events.clone(),
         segment_seconds: cfg.recording.segment_seconds,
         fragment_seconds: cfg.recording.fragment_seconds,
+        copy_ffmpeg: cfg.recording.ffmpeg.clone(),
         open_segments: Default::default(),
         test_clip: OnceCell::new(),
         auto_encoder: OnceCell::new(),

@@ -664,3 +664,21 @@ fn linger_zero(s: &std::net::TcpStream) {
         )
     };
 }
+
+/// The lean static ffmpeg of `scripts/lean-ffmpeg.sh`, built once (cached across runs).
+pub fn lean_ffmpeg() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/lean-ffmpeg.sh"
+        ))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run scripts/lean-ffmpeg.sh");
+        assert!(out.status.success(), "scripts/lean-ffmpeg.sh failed");
+        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(std::path::Path::new(&path).is_file(), "no ffmpeg at {path}");
+        path
+    })
+}
