@@ -156,10 +156,6 @@ impl Daemon {
             .await;
         });
 
-        if let Some(interval) = notify::watchdog_interval() {
-            tasks.spawn(notify::watchdog(interval, store.clone(), cancel.clone()));
-        }
-
         tracing::info!(
             device = %cfg.device.id,
             data_dir = %data_dir.display(),
@@ -168,6 +164,10 @@ impl Daemon {
             "camvault running"
         );
         notify::ready(&format!("running, {} cameras", cfg.cameras.len()));
+        // After READY: the watchdog's first pet is immediate and must not come before it.
+        if let Some(interval) = notify::watchdog_interval() {
+            tasks.spawn(notify::watchdog(interval, store.clone(), cancel.clone()));
+        }
         Ok(Daemon {
             cancel,
             recorder,
