@@ -24,6 +24,9 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need_apt+=(python3-pip)
 # The recorder's real peers: ffmpeg/ffprobe, and a GStreamer RTSP server as the IP camera.
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+# The lean recording ffmpeg (scripts/lean-ffmpeg.sh) is built from Debian's source package.
+command -v dpkg-source >/dev/null || need_apt+=(dpkg-dev)
+command -v xz >/dev/null || need_apt+=(xz-utils)
 # MQTT's real peer: mosquitto (and openssl for the TLS test's certificates).
 command -v mosquitto >/dev/null || need_apt+=(mosquitto mosquitto-clients)
 command -v openssl >/dev/null || need_apt+=(openssl)

@@ -514,3 +514,102 @@ fn new_codec_parameters_open_a_new_session_cleanly() {
         "{d1} s + {d2} s"
     );
 }
+
+/// Forwards one TCP connection at a time to `upstream`, keeping what the client sent: the
+/// control channel as anyone on the network would see it.
+fn wiretap(upstream: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let server = std::net::TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let keep = keep.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    keep.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_in, &mut c_out);
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn ftps_keeps_the_password_and_the_video_off_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let clip = clips(&dir.path().join("clips"), 1, 2).remove(0);
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let r = run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=camvault-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    assert_eq!(r.code, 0, "openssl: {}", r.stderr);
+    let ftp = free_port();
+    let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
+    // [ftp] is the config's last section: the TLS keys join it.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text += &format!(
+        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("the FTP server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ftp)).is_ok()
+    });
+    let (tap, seen) = wiretap(ftp);
+
+    // Control and data channels both encrypted, the server's certificate checked.
+    let r = run(Command::new("curl")
+        .args(["-sS", "--ssl-reqd", "--cacert"])
+        .arg(&cert)
+        .arg("-T")
+        .arg(&clip)
+        .arg(format!(
+            "ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{tap}/cam1_20260122_100000.mp4"
+        )));
+    assert_eq!(r.code, 0, "curl over FTPS: {}", r.stderr);
+    wait_for("the clip relayed", Duration::from_secs(30), || {
+        status(&cfg)["relay"]["sent"] == 1
+    });
+    let wire = seen.lock().unwrap().clone();
+    let has = |needle: &[u8]| wire.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"AUTH TLS"), "explicit FTPS was negotiated");
+    assert!(
+        !has(FTP_PASSWORD.as_bytes()),
+        "the password crossed the wire in clear"
+    );
+    assert!(!has(b"STOR"), "the commands after AUTH are encrypted");
+
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(nginx.publishes(), 1, "the clip reached the RTMP server");
+}
