@@ -73,6 +73,10 @@ fn each_class_of_error_names_the_key() {
             "[upload]\ndestination = \"ftp\"\n",
             &["upload.destination", "unknown variant"],
         ),
+        (
+            "[upload]\nchecksum = \"sha1\"\n",
+            &["upload.checksum", "unknown variant"],
+        ),
         // Camera name syntax and uniqueness.
         (
             "[[camera]]\nname = \"Front Door\"\nsource = \"test:\"\n",

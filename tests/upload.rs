@@ -291,6 +291,45 @@ fn a_flaky_server_loses_nothing_and_duplicates_nothing() {
 }
 
 #[test]
+fn md5_mode_sends_content_md5_and_no_checksum_headers() {
+    // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no
+    // checksum header anywhere, and damaged bodies still refused.
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let proxy = FaultProxy::start_corrupting(garage.port, 0, 2);
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[200_000, 12 << 20]);
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(proxy.port, "part_size_mib = 5\nchecksum = \"md5\""),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, files.len() as i64, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    for (key, local) in &files {
+        assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+    }
+    let seen = proxy.seen();
+    assert!(
+        seen.iter()
+            .all(|s| !s.headers.iter().any(|h| h.starts_with("x-amz-checksum"))),
+        "no checksum header was sent"
+    );
+    let puts: Vec<_> = seen.iter().filter(|s| s.method == "PUT").collect();
+    assert!(
+        puts.len() >= 4,
+        "one PUT and three parts at least: {puts:?}"
+    );
+    assert!(
+        puts.iter()
+            .all(|s| s.headers.iter().any(|h| h == "content-md5")),
+        "every body carried Content-MD5"
+    );
+    assert_eq!(garage.tool(&["uploads"]).trim(), "");
+}
+
+#[test]
 fn the_folder_destination_gets_whole_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

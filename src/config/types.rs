@@ -171,6 +171,17 @@ pub enum Destination {
     None,
 }
 
+/// `crc32c`: `x-amz-checksum-crc32c` on every body (AWS S3, Garage, MinIO verify it; computed
+/// in hardware). `md5`: `Content-MD5`, for servers that refuse the checksum headers
+/// (Backblaze B2 answers "Unsupported header 'x-amz-checksum-crc32c'").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumMode {
+    #[default]
+    Crc32c,
+    Md5,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UploadConfig {
@@ -202,6 +213,8 @@ pub struct UploadConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bandwidth_schedule: Option<String>,
     pub storage_class: String,
+    /// How each body's integrity is checked by the server.
+    pub checksum: ChecksumMode,
     /// `AES256` or `aws:kms`; absent: none requested.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_side_encryption: Option<String>,
@@ -230,6 +243,7 @@ impl Default for UploadConfig {
             bandwidth_limit: Bandwidth::UNLIMITED,
             bandwidth_schedule: None,
             storage_class: "STANDARD".to_string(),
+            checksum: ChecksumMode::Crc32c,
             server_side_encryption: None,
             presign_expiry_hours: 24,
             dir: None,

@@ -147,6 +147,21 @@ pub fn reconcile(
         .collect()
 }
 
+/// The ETag under which a part the server holds but the store lost can be adopted as ours:
+/// its size must match, and its CRC32C (or, in `md5` mode, its ETag) must be that of our
+/// bytes. Anything less and the part is sent again.
+pub fn adoptable(plan: &PartPlan, len: i64, crc: u32, md5_hex: Option<&str>) -> Option<String> {
+    let PartPlan::Verify { etag, size, crc32c } = plan else {
+        return None;
+    };
+    let ours = match (crc32c, md5_hex) {
+        (Some(theirs), _) => *theirs == crc32c_b64(crc),
+        (None, Some(md5)) => same_etag(etag, md5),
+        (None, None) => false,
+    };
+    (*size == len && ours).then(|| etag.clone())
+}
+
 pub fn same_etag(a: &str, b: &str) -> bool {
     a.trim_matches('"')
         .eq_ignore_ascii_case(b.trim_matches('"'))
@@ -195,11 +210,12 @@ pub struct Expected {
 }
 
 impl Expected {
-    pub fn single(size: u64, crc: u32) -> Expected {
+    /// A single PUT; its ETag is known beforehand in `md5` mode (the MD5 of the bytes).
+    pub fn single(size: u64, crc: u32, md5_hex: Option<String>) -> Expected {
         Expected {
             size,
             crc32c: crc32c_b64(crc),
-            etag: None,
+            etag: md5_hex,
         }
     }
 
@@ -319,6 +335,22 @@ mod tests {
             ]
         );
         assert_eq!(crc32c_b64(7), "AAAABw==");
+        // Adopted only with proof: the CRC32C, or in md5 mode the ETag, and the size.
+        assert_eq!(adoptable(&verify("zz"), 10, 7, None), Some("\"zz\"".into()));
+        assert_eq!(adoptable(&verify("zz"), 10, 8, None), None);
+        assert_eq!(adoptable(&verify("zz"), 11, 7, None), None);
+        assert_eq!(adoptable(&PartPlan::Send, 10, 7, None), None);
+        let md5_only = PartPlan::Verify {
+            etag: "\"ab\"".into(),
+            size: 10,
+            crc32c: None,
+        };
+        assert_eq!(
+            adoptable(&md5_only, 10, 0, Some("ab")),
+            Some("\"ab\"".into())
+        );
+        assert_eq!(adoptable(&md5_only, 10, 0, Some("cd")), None);
+        assert_eq!(adoptable(&md5_only, 10, 0, None), None);
     }
 
     #[test]
@@ -338,7 +370,7 @@ mod tests {
 
     #[test]
     fn an_object_is_ours_only_with_proof() {
-        let want = Expected::single(10, 7);
+        let want = Expected::single(10, 7, None);
         let head = |size, crc: Option<&str>, etag: &str| Head {
             size,
             etag: etag.into(),

@@ -1,7 +1,8 @@
 //! The S3 calls the uploader needs, signed with aws-sigv4 and sent with reqwest (rustls).
 //! Every object and part body carries `x-amz-checksum-crc32c`, which AWS S3 and Garage both
 //! verify (a damaged body is refused with BadDigest/InvalidDigest) and which costs next to
-//! nothing (SSE4.2 on x86, the CRC instructions on ARMv8). Over plain http the payload's
+//! nothing (SSE4.2 on x86, the CRC instructions on ARMv8); with `checksum = "md5"` it
+//! carries `Content-MD5` instead, for servers that refuse checksum headers (Backblaze B2). Over plain http the payload's
 //! SHA-256 is also signed, so nobody on the path can swap the bytes; over https TLS does that
 //! and the payload goes `UNSIGNED-PAYLOAD`, as the AWS SDKs do.
 
@@ -15,12 +16,14 @@ use aws_sigv4::http_request::{
     SigningSettings, UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
+use base64::Engine;
 use bytes_compat::Bytes;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::bandwidth::Limiter;
 use super::plan::{self, Head, ServerPart};
+use crate::config::ChecksumMode;
 use crate::config::UploadConfig;
 
 /// Chunks the bandwidth limiter meters a body in.
@@ -152,6 +155,8 @@ pub struct Body {
     pub data: Bytes,
     /// Sent as `x-amz-checksum-crc32c` on object and part bodies.
     pub crc32c: Option<u32>,
+    /// Sent as `Content-MD5` in `md5` mode.
+    md5: Option<[u8; 16]>,
     /// For the signature, when the payload is signed.
     sha256_hex: Option<String>,
 }
@@ -159,20 +164,16 @@ pub struct Body {
 /// Checksums a body as it is read, a chunk at a time, while the chunk is still in the cache.
 pub struct Summer {
     crc: u32,
+    md5: Option<md5::Md5>,
     sha: Option<Sha256>,
 }
 
 impl Summer {
-    /// `signed`: the SHA-256 is needed too (see the module notes).
-    pub fn new(signed: bool) -> Summer {
-        Summer {
-            crc: 0,
-            sha: signed.then(Sha256::new),
-        }
-    }
-
     pub fn update(&mut self, chunk: &[u8]) {
         self.crc = crc32c::crc32c_append(self.crc, chunk);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(chunk);
+        }
         if let Some(sha) = &mut self.sha {
             sha.update(chunk);
         }
@@ -183,26 +184,27 @@ impl Summer {
         Body {
             data,
             crc32c: Some(self.crc),
-            sha256_hex: self.sha.map(|s| super::plan::hex(&s.finalize())),
+            md5: self.md5.map(|m| m.finalize().into()),
+            sha256_hex: self.sha.map(|s| plan::hex(&s.finalize())),
         }
     }
 }
 
 impl Body {
-    /// Object or part bytes: checksummed, and hashed for the signature when `signed`.
-    pub fn checked(data: Bytes, signed: bool) -> Body {
-        let mut sum = Summer::new(signed);
-        sum.update(&data);
-        sum.finish(data)
-    }
-
     /// A request document: no checksum header (on CompleteMultipartUpload that header would
-    /// claim the whole object's checksum).
+    /// claim the whole object's checksum), the SHA-256 when `signed`.
     fn document(data: Bytes, signed: bool) -> Body {
         Body {
+            sha256_hex: signed.then(|| plan::hex(&Sha256::digest(&data))),
+            data,
             crc32c: None,
-            ..Body::checked(data, signed)
+            md5: None,
         }
+    }
+
+    /// The MD5 of the bytes, in `md5` mode.
+    pub fn md5_hex(&self) -> Option<String> {
+        self.md5.map(|m| plan::hex(&m))
     }
 }
 
@@ -220,6 +222,7 @@ pub struct S3 {
     limiter: Limiter,
     /// Sign the payload's SHA-256 (plain http) rather than send it UNSIGNED-PAYLOAD (https).
     sign_payload: bool,
+    checksum: ChecksumMode,
     /// Server time minus ours, in ms, learned from responses (shared with health).
     pub skew_ms: Arc<AtomicI64>,
     /// A test seam: added to the system clock, to play a device whose clock is wrong.
@@ -267,14 +270,23 @@ impl S3 {
             sse: cfg.server_side_encryption.clone(),
             limiter,
             sign_payload,
+            checksum: cfg.checksum,
             skew_ms,
             fake_ms,
         })
     }
 
-    /// Whether bodies must carry their SHA-256 (see the module notes).
-    pub fn signs_payload(&self) -> bool {
-        self.sign_payload
+    /// What a body read for this server must be checksummed with.
+    pub fn summer(&self) -> Summer {
+        Summer {
+            crc: 0,
+            md5: (self.checksum == ChecksumMode::Md5).then(md5::Md5::new),
+            sha: self.sign_payload.then(Sha256::new),
+        }
+    }
+
+    fn crc_mode(&self) -> bool {
+        self.checksum == ChecksumMode::Crc32c
     }
 
     fn url(&self, key: Option<&str>, query: &[(&str, String)]) -> url::Url {
@@ -367,8 +379,15 @@ impl S3 {
             Some(_) => SignableBody::UnsignedPayload,
         };
         if let Some(b) = body {
-            if let Some(crc) = b.crc32c {
-                headers.push(("x-amz-checksum-crc32c".into(), plan::crc32c_b64(crc)));
+            match (b.crc32c, &b.md5) {
+                (Some(crc), _) if self.crc_mode() => {
+                    headers.push(("x-amz-checksum-crc32c".into(), plan::crc32c_b64(crc)))
+                }
+                (_, Some(md5)) => headers.push((
+                    "content-md5".into(),
+                    base64::engine::general_purpose::STANDARD.encode(md5),
+                )),
+                _ => {}
             }
             headers.push(("content-length".into(), b.data.len().to_string()));
         }
@@ -421,10 +440,13 @@ impl S3 {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let parsed: Option<ErrorXml> = quick_xml::de::from_str(&text).ok();
-        let (code, message) = parsed
+        let (code, mut message) = parsed
             .map_or((String::new(), text.chars().take(200).collect()), |e| {
                 (e.code, e.message)
             });
+        if status == 400 && message.contains("x-amz-checksum") {
+            message += " (this server refuses checksum headers: set upload.checksum = \"md5\")";
+        }
         Err(S3Error {
             status,
             code,
@@ -502,7 +524,9 @@ impl S3 {
         let mut headers = self.object_headers();
         // Parts then carry CRC32C, ListParts reports them, and the object gets a composite
         // checksum that a HEAD can show.
-        headers.push(("x-amz-checksum-algorithm".into(), "CRC32C".into()));
+        if self.crc_mode() {
+            headers.push(("x-amz-checksum-algorithm".into(), "CRC32C".into()));
+        }
         let resp = self
             .send(
                 "POST",
@@ -575,10 +599,14 @@ impl S3 {
     ) -> Result<(), S3Error> {
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (n, etag, crc) in parts {
-            xml += &format!(
-                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag><ChecksumCRC32C>{}</ChecksumCRC32C></Part>",
-                plan::crc32c_b64(*crc)
-            );
+            xml += &format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag>");
+            if self.crc_mode() {
+                xml += &format!(
+                    "<ChecksumCRC32C>{}</ChecksumCRC32C>",
+                    plan::crc32c_b64(*crc)
+                );
+            }
+            xml += "</Part>";
         }
         xml += "</CompleteMultipartUpload>";
         let body = Body::document(Bytes::from(xml.into_bytes()), self.sign_payload);
@@ -689,7 +717,10 @@ impl S3 {
 
     /// Size, ETag and (where the server keeps one) CRC32C of an object.
     pub async fn head(&self, key: &str) -> Result<Head, S3Error> {
-        let headers = vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
+        let headers = match self.crc_mode() {
+            true => vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())],
+            false => Vec::new(),
+        };
         let resp = self
             .send("HEAD", self.url(Some(key), &[]), headers, None)
             .await?;

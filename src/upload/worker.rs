@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::buffers::Pool;
 use super::plan::{self, Expected, PartPlan};
-use super::s3::{Body, S3, Summer};
+use super::s3::{Body, S3};
 use super::{Ctx, UploadError};
 use crate::config::Destination;
 use crate::events::Event;
@@ -180,12 +180,11 @@ async fn read_body(
     len: u64,
 ) -> Result<Body, UploadError> {
     let p = path.to_path_buf();
-    let signed = s3.signs_payload();
+    let mut sum = s3.summer();
     let pool = pool.clone();
     let body = tokio::task::spawn_blocking(move || -> std::io::Result<Body> {
         let f = std::fs::File::open(p)?;
         let mut buf = pool.take(len as usize);
-        let mut sum = Summer::new(signed);
         let mut done = 0;
         for chunk in buf.chunks_mut(READ_CHUNK) {
             f.read_exact_at(chunk, offset + done)?;
@@ -236,12 +235,15 @@ async fn upload_s3(
     );
     if job.upload_id.is_none() && !plan::uses_multipart(size, part_size) {
         let body = read_body(s3, &Pool::new(0), path, 0, size).await?;
-        let mut want = Expected::single(size, body.crc32c.unwrap_or_default());
+        let mut want = Expected::single(size, body.crc32c.unwrap_or_default(), body.md5_hex());
         // Already there (the last attempt uploaded it but did not live to record it)?
         if let Some(etag) = already_there(s3, &job.key, &want).await {
             return Ok(etag);
         }
-        want.etag = Some(s3.put_object(&job.key, &body).await?).filter(|e| !e.is_empty());
+        let etag = s3.put_object(&job.key, &body).await?;
+        if want.etag.is_none() && !etag.is_empty() {
+            want.etag = Some(etag);
+        }
         return verify(s3, &job.key, &want).await;
     }
 
@@ -299,20 +301,13 @@ async fn upload_s3(
             .map_err(|e| UploadError::Retry(e.to_string()))?;
         let body = read_body(s3, &pool, path, offset, len).await?;
         let crc = body.crc32c.unwrap_or_default();
-        if let PartPlan::Verify {
-            etag,
-            size,
-            crc32c: Some(theirs),
-        } = &decision
-            && *size == len as i64
-            && *theirs == plan::crc32c_b64(crc)
-        {
+        if let Some(etag) = plan::adoptable(&decision, len as i64, crc, body.md5_hex().as_deref()) {
             // The server has exactly our bytes: adopt the part, do not send it again.
             let row = PartRow {
                 number: n,
                 size: len as i64,
                 crc32c: crc,
-                etag: etag.clone(),
+                etag,
             };
             ctx.store.write(move |db| db.commit_part(jid, &row)).await?;
             continue;

@@ -496,6 +496,8 @@ pub struct Seen {
     pub method: String,
     pub target: String,
     pub fault: Option<&'static str>,
+    /// The request's header names, lowercase.
+    pub headers: Vec<String>,
 }
 
 /// An HTTP proxy in front of an S3 server that fails a share of requests: 500, 503 SlowDown,
@@ -582,6 +584,12 @@ impl FaultProxy {
                         method: method.clone(),
                         target,
                         fault: kind,
+                        headers: text
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, _)| k.trim().to_ascii_lowercase())
+                            .collect(),
                     });
                     let mut body = vec![0u8; len];
                     if kind == Some("reset") {
