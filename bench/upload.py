@@ -5,7 +5,7 @@ boto3 upload_file, `aws s3 cp` and `rclone copyto`. Wall time, CPU seconds, peak
 Each tool uploads its own fresh random file, in turn, for --rounds rounds (the order rotates
 each round); the medians are reported.
 
-Usage: bench/upload.py [--mib 1024] [--rounds 3] [--bin target/release/camvault]
+Usage: bench/upload.py [--mib 1024] [--rounds 5] [--bin target/release/camvault]
 """
 import argparse
 import os
@@ -125,7 +125,7 @@ def camvault(binary, endpoint, tmp, src, size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mib", type=int, default=1024)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/camvault"))
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cv-upbench-")
@@ -181,6 +181,9 @@ def main():
     print(f"  {'tool':<20} {'wall s':>7} {'CPU s':>7} {'peak RSS':>10} {'Garage CPU s':>13}")
     for name, (wall, cpu, rss) in median.items():
         print(f"  {name:<20} {wall:7.2f} {cpu:7.2f} {rss / 1048576:8.1f} MiB {statistics.median(server[name]):13.2f}")
+    print("  each round (wall s / CPU s):")
+    for name, runs in results.items():
+        print(f"    {name:<20} " + "  ".join(f"{w:.2f}/{c:.2f}" for w, c, _ in runs))
     results = median
     cv = results["camvault"]
     fastest = min(w for n, (w, _, _) in results.items() if n != "camvault")
