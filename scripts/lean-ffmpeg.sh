@@ -71,8 +71,7 @@ cd "$build"
   --enable-decoder=h264,hevc,aac,aac_latm,pcm_alaw,pcm_mulaw,mjpeg \
   --enable-encoder=aac \
   --enable-filter=null,anull,format,aformat,aresample,scale,copy,acopy \
-  --enable-indev=v4l2 \
-  --extra-cflags="-O2" >"$build/configure.log" 2>&1 || {
+  --enable-indev=v4l2 >"$build/configure.log" 2>&1 || {
   tail -20 "$build/configure.log" >&2
   exit 1
 }
