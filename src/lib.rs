@@ -1,12 +1,11 @@
 //! camvault: camera appliance firmware. See docs/ARCHITECTURE.md for how the parts fit.
 
+pub mod base;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod demo;
-pub mod events;
 pub mod ftp;
 pub mod health;
 pub mod logging;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
-use crate::clock::{Clock, SystemClock, parse_time};
+use crate::base::clock::{Clock, SystemClock, parse_time};
 use crate::config::{self, Config, ConfigError, Destination};
 use crate::control::{self, ControlError};
 use crate::health::{self, Status};
@@ -200,7 +200,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let time = |t: Option<String>| {
                 t.map(|t| parse_time(&t, now))
                     .transpose()
-                    .map_err(Failure::Usage)
+                    .map_err(|e| Failure::Usage(e.to_string()))
             };
             let filter = SegmentFilter {
                 camera,
@@ -239,7 +239,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&path)?;
             let now = SystemClock.now();
             let wait = match &at {
-                Some(t) => parse_time(t, now).map_err(Failure::Usage)?,
+                Some(t) => parse_time(t, now).map_err(|e| Failure::Usage(e.to_string()))?,
                 None => now,
             } - now;
             let post_s = post.unwrap_or(crate::control::DEFAULT_POST_S);
@@ -335,7 +335,7 @@ fn status(cfg: &Config) -> Result<Status, Failure> {
         ))),
         Err(ControlError::NotRunning(_)) => {
             let store = open_store(cfg)?;
-            health::offline_status(cfg, &store).map_err(Failure::runtime)
+            health::offline_status(cfg, &store, SystemClock.now()).map_err(Failure::runtime)
         }
         Err(e) => Err(Failure::runtime(e)),
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::Failure;
-use crate::health::Status;
+use crate::health::{RelayState, Status};
 use crate::store::{Job, SegmentRow};
 
 pub fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
@@ -87,7 +87,7 @@ pub fn status(s: &Status) {
         q.uploaded_24h
     );
     let r = &s.relay;
-    if r.state != "disabled" {
+    if r.state != RelayState::Disabled {
         println!(
             "relay: {}{}, {} pending, {} sent, {} failed",
             r.state,

@@ -8,6 +8,7 @@ mod error;
 mod load;
 mod locate;
 mod redact;
+pub mod schedule;
 mod secret;
 mod types;
 mod validate;

@@ -211,7 +211,7 @@ pub struct UploadConfig {
     /// Sat-00:00,off"`), in local time; when set it decides the rate instead of
     /// `bandwidth_limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bandwidth_schedule: Option<String>,
+    pub bandwidth_schedule: Option<super::schedule::Schedule>,
     pub storage_class: String,
     /// How each body's integrity is checked by the server.
     pub checksum: ChecksumMode,

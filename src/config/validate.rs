@@ -175,11 +175,6 @@ fn upload(cfg: &Config) -> Result<(), Problem> {
         1,
         168,
     )?;
-    if let Some(s) = &u.bandwidth_schedule
-        && let Err(e) = crate::upload::schedule::Schedule::parse(s)
-    {
-        return bad("upload.bandwidth_schedule", e);
-    }
     key_template(&u.key_template)?;
     if !u
         .storage_class

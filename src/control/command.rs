@@ -150,8 +150,10 @@ impl Command {
                         return Err(format!("`{k}` must be at most {MAX_CLIP_SIDE_S}"));
                     }
                 }
+                // Only the form is checked here; the dispatcher resolves it against its clock.
                 if let Some(at) = &a.at {
-                    crate::clock::parse_time(at, chrono::Utc::now())?;
+                    crate::base::clock::parse_time(at, chrono::DateTime::UNIX_EPOCH)
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(())
             }

@@ -1,4 +1,5 @@
-//! Commands from outside: the local unix socket now, MQTT later, one [`Dispatcher`] for both.
+//! Commands from outside: the local unix socket and MQTT's `cmd/<name>` topics, one
+//! [`Dispatcher`] for both.
 
 mod client;
 pub mod command;
@@ -12,9 +13,10 @@ pub use client::{request, request_within};
 pub use command::{Command, DEFAULT_POST_S, DEFAULT_PRE_S, Reply, Request};
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
-use crate::health::Health;
+use crate::health::{DeviceEvent, Health, MediaReady};
 use crate::recorder::{MediaFile, RecorderHandle};
 use crate::relay::RelayHandle;
+use crate::store::MediaKind;
 use crate::upload::UploaderHandle;
 use command::{RelayAction, UploadAction};
 
@@ -35,7 +37,7 @@ pub enum ControlError {
 
 /// The control socket's place: `<data_dir>/camvault.sock`.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("camvault.sock")
+    crate::base::DataDir::new(data_dir).socket()
 }
 
 /// Routes each command to the component that serves it.
@@ -110,12 +112,12 @@ impl Dispatcher {
                     .snapshot(&a.camera)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(self.media_ready("snapshot.ready", f))
+                Ok(self.media_ready(f))
             }
             Command::Clip(a) => {
-                let now = chrono::Utc::now();
+                let now = self.health.now();
                 let at = match &a.at {
-                    Some(t) => crate::clock::parse_time(t, now)?,
+                    Some(t) => crate::base::clock::parse_time(t, now).map_err(|e| e.to_string())?,
                     None => now,
                 };
                 let pre = std::time::Duration::from_secs(a.pre_s.unwrap_or(DEFAULT_PRE_S).into());
@@ -126,7 +128,7 @@ impl Dispatcher {
                     .clip(&a.camera, at, pre, post)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(self.media_ready("clip.ready", f))
+                Ok(self.media_ready(f))
             }
             Command::Relay(args) => {
                 let relay = self
@@ -162,7 +164,7 @@ impl Dispatcher {
 
     /// The reply and event for a new clip or snapshot: where it is, where it will be uploaded,
     /// and (S3) a presigned URL that works once `upload.done` names the key.
-    fn media_ready(&self, kind: &'static str, f: MediaFile) -> Value {
+    fn media_ready(&self, f: MediaFile) -> Value {
         let (key, url) = match &self.uploader {
             Some(u) => {
                 let key = u.object_key(f.kind, &f.camera, f.start, &f.path);
@@ -172,21 +174,24 @@ impl Dispatcher {
             }
             None => (None, None),
         };
-        let v = serde_json::json!({
-            "camera": f.camera,
-            "path": f.path,
-            "key": key,
-            "url": url,
-            "start": f.start,
-            "end": f.end,
-            "duration_s": (f.end - f.start).num_milliseconds() as f64 / 1000.0,
-            "bytes": f.bytes,
-        });
-        tracing::info!(camera = %f.camera, path = %f.path, "{kind}");
-        self.health
-            .events()
-            .emit(crate::events::Event::new(kind, v.clone()));
-        v
+        let ready = MediaReady {
+            duration_s: (f.end - f.start).num_milliseconds() as f64 / 1000.0,
+            camera: f.camera,
+            path: f.path,
+            key,
+            url,
+            start: f.start,
+            end: f.end,
+            bytes: f.bytes,
+        };
+        let reply = serde_json::to_value(&ready).unwrap_or_default();
+        let event = match f.kind {
+            MediaKind::Snapshot => DeviceEvent::SnapshotReady(ready),
+            _ => DeviceEvent::ClipReady(ready),
+        };
+        tracing::info!(event = event.name(), "media ready");
+        self.health.emit(event);
+        reply
     }
 
     /// Decodes one request line and answers it; never fails, a bad request gets `ok: false`.

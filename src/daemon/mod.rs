@@ -1,9 +1,9 @@
 //! The daemon: opens the store, starts every component as a supervised task under one
-//! cancellation token, tells systemd, and shuts down cleanly on the first SIGTERM/SIGINT
-//! (immediately on the second).
+//! cancellation token, wires their hooks, tells systemd, and shuts down cleanly on the first
+//! SIGTERM/SIGINT (immediately on the second). It only wires: the components' logic lives in
+//! their own folders.
 
 mod notify;
-pub mod supervisor;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{Clock, SystemClock};
+use crate::base::tasks::infallible;
+use crate::base::{DataDir, SharedClock, Tasks, clock};
 use crate::config::{Config, SourceKind};
 use crate::control::{self, ControlError, Dispatcher};
-use crate::events::EventBus;
 use crate::health::Health;
 use crate::recorder::RecorderHandle;
 use crate::store::{Store, StoreError};
-use supervisor::{Backoff, supervise};
+use crate::upload::S3Error;
 
 /// How long components get to finish after the stop signal before we stop waiting.
 const GRACE: Duration = Duration::from_secs(15);
@@ -37,8 +36,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Control(#[from] ControlError),
-    #[error("{0}")]
-    Upload(String),
+    #[error("uploader: {0}")]
+    Upload(#[from] S3Error),
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
 }
@@ -46,7 +45,7 @@ pub enum DaemonError {
 pub struct Daemon {
     cancel: CancellationToken,
     recorder: RecorderHandle,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
     store: Store,
     health: Health,
     socket: PathBuf,
@@ -58,17 +57,22 @@ pub struct Daemon {
 impl Daemon {
     /// Everything up to READY=1: a returned daemon is serving.
     pub async fn start(cfg: Config) -> Result<Daemon, DaemonError> {
+        Daemon::start_with_clock(cfg, clock::system()).await
+    }
+
+    /// As `start`, on a clock the caller steers (tests).
+    pub async fn start_with_clock(cfg: Config, clock: SharedClock) -> Result<Daemon, DaemonError> {
         let term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
         let int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
         // Footage, the database and the socket are private to the daemon's user.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-        let data_dir = cfg.device.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|source| DaemonError::DataDir {
-            path: data_dir.clone(),
+        let data_dir = DataDir::new(&cfg.device.data_dir);
+        std::fs::create_dir_all(data_dir.root()).map_err(|source| DaemonError::DataDir {
+            path: data_dir.root().to_path_buf(),
             source,
         })?;
 
-        let db_path = data_dir.join("camvault.db");
+        let db_path = data_dir.db();
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
             .await
             .map_err(|_| StoreError::Closed)??;
@@ -77,45 +81,43 @@ impl Daemon {
             .iter()
             .filter_map(|c| SourceKind::of(&c.source).map(|k| (c.name.clone(), k, c.enabled)))
             .collect();
-        let now = SystemClock.now();
+        let now = clock.now();
         store.write(move |db| db.sync_cameras(&cams, now)).await?;
         store.flush().await?;
 
-        let socket = control::socket_path(&data_dir);
+        let socket = data_dir.socket();
         let listener = control::bind(&socket)?;
-        let events = EventBus::default();
-        let health = Health::new(&cfg, store.clone(), events.clone());
+        let health = Health::new(&cfg, store.clone(), clock);
         let cancel = CancellationToken::new();
-        let mut tasks = JoinSet::new();
+        let mut tasks = Tasks::new(cancel.clone());
 
-        let retention =
-            crate::retention::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
+        let retention = crate::retention::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         let recorder = crate::recorder::spawn(
             &cfg,
             store.clone(),
             health.clone(),
             retention.recording_paused.clone(),
-            &cancel,
             &mut tasks,
         );
-        // A closed segment is the moment the card fills: retention looks at once.
-        let r = retention.clone();
-        tasks.spawn(crate::recorder::on_segment(
-            recorder.subscribe(),
-            cancel.clone(),
-            move || r.wake(),
-        ));
-        let uploader = crate::upload::spawn(
-            &cfg,
-            store.clone(),
-            health.clone(),
-            Some(recorder.subscribe()),
-            &cancel,
-            &mut tasks,
-        )
-        .map_err(DaemonError::Upload)?;
-        let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &cancel, &mut tasks);
-        crate::ftp::spawn(&cfg, relay.clone(), &cancel, &mut tasks);
+        let uploader = crate::upload::spawn(&cfg, store.clone(), health.clone(), &mut tasks)?;
+        // The OnSegmentComplete hook: a closed segment is the moment the card fills
+        // (retention looks at once) and the moment there is something new to upload.
+        let (rec, ret, up) = (recorder.clone(), retention.clone(), uploader.clone());
+        tasks.spawn_supervised("segment hooks", move |tok| {
+            let (ret, up) = (ret.clone(), up.clone());
+            infallible(crate::recorder::on_segment(
+                rec.subscribe(),
+                tok,
+                move || {
+                    ret.wake();
+                    if let Some(u) = &up {
+                        u.wake();
+                    }
+                },
+            ))
+        });
+        let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
+        crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
         let dispatcher = Dispatcher::new(
             health.clone(),
             recorder.clone(),
@@ -124,41 +126,24 @@ impl Daemon {
             cfg.device.allow_remote_reboot,
         );
         if cfg.mqtt.url.is_some() {
-            let (c, d, h, s) = (
-                cancel.clone(),
-                dispatcher.clone(),
-                health.clone(),
-                store.clone(),
-            );
+            let (d, h, s) = (dispatcher.clone(), health.clone(), store.clone());
             let cfg = Arc::new(cfg.clone());
-            tasks.spawn(async move {
-                supervise("mqtt", c, Backoff::default(), move |tok| {
-                    crate::mqtt::run(cfg.clone(), d.clone(), h.clone(), s.clone(), tok)
-                })
-                .await;
+            tasks.spawn_supervised("mqtt", move |tok| {
+                crate::mqtt::run(cfg.clone(), d.clone(), h.clone(), s.clone(), tok)
             });
         }
 
         let listener = Arc::new(listener);
-        let c = cancel.clone();
-        tasks.spawn(async move {
-            supervise("control", c, Backoff::default(), move |tok| {
-                control::serve(listener.clone(), dispatcher.clone(), tok)
-            })
-            .await;
+        tasks.spawn_supervised("control", move |tok| {
+            control::serve(listener.clone(), dispatcher.clone(), tok)
         });
 
-        let (c, h) = (cancel.clone(), health.clone());
-        tasks.spawn(async move {
-            supervise("health", c, Backoff::default(), move |tok| {
-                crate::health::monitor(h.clone(), tok)
-            })
-            .await;
-        });
+        let h = health.clone();
+        tasks.spawn_supervised("health", move |tok| crate::health::monitor(h.clone(), tok));
 
         tracing::info!(
             device = %cfg.device.id,
-            data_dir = %data_dir.display(),
+            data_dir = %data_dir.root().display(),
             cameras = cfg.cameras.len(),
             version = crate::VERSION,
             "camvault running"
@@ -166,7 +151,10 @@ impl Daemon {
         notify::ready(&format!("running, {} cameras", cfg.cameras.len()));
         // After READY: the watchdog's first pet is immediate and must not come before it.
         if let Some(interval) = notify::watchdog_interval() {
-            tasks.spawn(notify::watchdog(interval, store.clone(), cancel.clone()));
+            let s = store.clone();
+            tasks.spawn_supervised("watchdog", move |tok| {
+                infallible(notify::watchdog(interval, s.clone(), tok))
+            });
         }
         Ok(Daemon {
             cancel,
@@ -203,10 +191,10 @@ impl Daemon {
         notify::stopping();
         self.cancel.cancel();
 
-        let drained = async { while self.tasks.join_next().await.is_some() {} };
         tokio::select! {
-            _ = drained => {}
-            _ = tokio::time::sleep(GRACE) => tracing::warn!("components did not stop in time"),
+            drained = self.tasks.drain(GRACE) => if !drained {
+                tracing::warn!("components did not stop in time");
+            },
             _ = term.recv() => immediate_exit(),
             _ = int.recv() => immediate_exit(),
         }

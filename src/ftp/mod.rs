@@ -10,7 +10,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use libunftp::ServerBuilder;
 use libunftp::notification::{DataEvent, DataListener, EventMeta};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use unftp_core::auth::{
     AuthenticationError, Authenticator, Credentials, Principal, UserDetail, UserDetailError,
@@ -19,8 +18,8 @@ use unftp_core::auth::{
 use unftp_sbe_fs::{Filesystem, Meta};
 use unftp_sbe_restrict::{RestrictingVfs, UserWithPermissions, VfsOperations};
 
+use crate::base::Tasks;
 use crate::config::{Config, Secret};
-use crate::daemon::supervisor::{Backoff, supervise};
 use crate::relay::RelayHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -118,24 +117,12 @@ impl DataListener for Uploads {
 }
 
 /// Starts the FTP server when `[ftp] enabled`.
-pub fn spawn(
-    cfg: &Config,
-    relay: Option<RelayHandle>,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) {
+pub fn spawn(cfg: &Config, relay: Option<RelayHandle>, tasks: &mut Tasks) {
     if !cfg.ftp.enabled {
         return;
     }
     let cfg = Arc::new(cfg.clone());
-    let relay = Arc::new(relay);
-    let c = cancel.clone();
-    tasks.spawn(async move {
-        supervise("ftp", c, Backoff::default(), move |tok| {
-            serve(cfg.clone(), relay.as_ref().clone(), tok)
-        })
-        .await;
-    });
+    tasks.spawn_supervised("ftp", move |tok| serve(cfg.clone(), relay.clone(), tok));
 }
 
 async fn serve(

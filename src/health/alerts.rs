@@ -15,9 +15,40 @@ pub enum Severity {
     Critical,
 }
 
+/// What an alert is about; the wire name is the snake_case code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertCode {
+    DiskWarn,
+    DiskCritical,
+    ClockUnsynced,
+    UploadStalled,
+    RecordingStopped,
+    FrameLoss,
+}
+
+impl AlertCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertCode::DiskWarn => "disk_warn",
+            AlertCode::DiskCritical => "disk_critical",
+            AlertCode::ClockUnsynced => "clock_unsynced",
+            AlertCode::UploadStalled => "upload_stalled",
+            AlertCode::RecordingStopped => "recording_stopped",
+            AlertCode::FrameLoss => "frame_loss",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    pub code: String,
+    pub code: AlertCode,
     pub severity: Severity,
     pub message: String,
     pub since: DateTime<Utc>,
@@ -62,7 +93,7 @@ const LOSS_WINDOW: i64 = 300;
 
 #[derive(Default)]
 pub struct Alerts {
-    active: BTreeMap<(String, Option<String>), Alert>,
+    active: BTreeMap<(AlertCode, Option<String>), Alert>,
     not_recording_since: BTreeMap<String, DateTime<Utc>>,
     loss: BTreeMap<String, VecDeque<(DateTime<Utc>, f64)>>,
 }
@@ -85,7 +116,7 @@ impl Alerts {
             };
             self.set(
                 &mut changes,
-                "disk_critical",
+                AlertCode::DiskCritical,
                 None,
                 Severity::Critical,
                 now,
@@ -95,7 +126,7 @@ impl Alerts {
             );
             self.set(
                 &mut changes,
-                "disk_warn",
+                AlertCode::DiskWarn,
                 None,
                 Severity::Warning,
                 now,
@@ -110,7 +141,7 @@ impl Alerts {
         );
         self.set(
             &mut changes,
-            "clock_unsynced",
+            AlertCode::ClockUnsynced,
             None,
             Severity::Warning,
             now,
@@ -125,7 +156,7 @@ impl Alerts {
         );
         self.set(
             &mut changes,
-            "upload_stalled",
+            AlertCode::UploadStalled,
             None,
             Severity::Warning,
             now,
@@ -144,7 +175,7 @@ impl Alerts {
             let msg = format!("camera {cam} has not recorded for over {NOT_RECORDING_FOR} s");
             self.set(
                 &mut changes,
-                "recording_stopped",
+                AlertCode::RecordingStopped,
                 Some(cam),
                 Severity::Critical,
                 now,
@@ -171,7 +202,7 @@ impl Alerts {
             let msg = format!("camera {cam} lost {avg:.1} % of its frames over 5 minutes");
             self.set(
                 &mut changes,
-                "frame_loss",
+                AlertCode::FrameLoss,
                 Some(cam),
                 Severity::Warning,
                 now,
@@ -200,7 +231,7 @@ impl Alerts {
     fn set(
         &mut self,
         changes: &mut Vec<Change>,
-        code: &str,
+        code: AlertCode,
         camera: Option<&String>,
         severity: Severity,
         now: DateTime<Utc>,
@@ -208,10 +239,10 @@ impl Alerts {
         clear: bool,
         message: String,
     ) {
-        let key = (code.to_string(), camera.cloned());
+        let key = (code, camera.cloned());
         if raise && !self.active.contains_key(&key) {
             let alert = Alert {
-                code: code.into(),
+                code,
                 severity,
                 message,
                 since: now,

@@ -16,10 +16,10 @@ use super::MqttError;
 use super::discovery::Discovery;
 use super::outbox::Outbox;
 use super::topics::Topics;
+use crate::base::Backoff;
 use crate::config::Config;
 use crate::control::{Dispatcher, MAX_REQUEST_BYTES, Reply, Request};
-use crate::daemon::supervisor::Backoff;
-use crate::health::Health;
+use crate::health::{DeviceEvent, Health, MediaReady};
 use crate::store::Store;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -118,7 +118,7 @@ pub async fn run(
     let mut state_tick =
         tokio::time::interval(Duration::from_secs(cfg.mqtt.health_interval_seconds.into()));
     let mut changes = health.changes();
-    let mut events = health.events().subscribe();
+    let mut events = health.events();
     let slots = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
     let counters = Arc::new(Counters::default());
     let mut last_state = Instant::now() - Duration::from_secs(60);
@@ -177,8 +177,8 @@ pub async fn run(
             }
             ev = events.recv() => match ev {
                 Ok(event) => {
-                    if connected && event.kind == "snapshot.ready" {
-                        publish_image(&cfg, &topics, &client, &event);
+                    if connected && let DeviceEvent::SnapshotReady(snap) = &event.event {
+                        publish_image(&cfg, &topics, &client, snap);
                     }
                     let payload = serde_json::to_vec(&event).unwrap_or_default();
                     if !connected || client.try_publish(topics.event(), QoS::AtLeastOnce, false, payload.clone()).is_err() {
@@ -321,29 +321,27 @@ fn command(
 }
 
 /// The snapshot a `snapshot.ready` event names becomes the camera entity's retained image.
-fn publish_image(
-    cfg: &Config,
-    topics: &Topics,
-    client: &AsyncClient,
-    event: &crate::events::Event,
-) {
-    let (Some(cam), Some(path)) = (
-        event.data.get("camera").and_then(|v| v.as_str()),
-        event.data.get("path").and_then(|v| v.as_str()),
-    ) else {
-        return;
-    };
-    match std::fs::read(cfg.device.data_dir.join(path)) {
-        Ok(jpeg) if jpeg.len() <= MAX_IMAGE_BYTES => {
-            let _ = client.try_publish(topics.image(cam), QoS::AtMostOnce, true, jpeg);
+/// Read off the event loop: a JPEG of a few MiB must not hold up keep-alives.
+fn publish_image(cfg: &Config, topics: &Topics, client: &AsyncClient, snap: &MediaReady) {
+    let (topic, client, cam) = (
+        topics.image(&snap.camera),
+        client.clone(),
+        snap.camera.clone(),
+    );
+    let path = cfg.device.data_dir.join(&snap.path);
+    tokio::spawn(async move {
+        match tokio::fs::read(&path).await {
+            Ok(jpeg) if jpeg.len() <= MAX_IMAGE_BYTES => {
+                let _ = client.try_publish(topic, QoS::AtMostOnce, true, jpeg);
+            }
+            Ok(jpeg) => tracing::warn!(
+                camera = %cam,
+                bytes = jpeg.len(),
+                "snapshot too large for the MQTT image topic"
+            ),
+            Err(e) => tracing::warn!(camera = %cam, error = %e, "snapshot unreadable for MQTT"),
         }
-        Ok(jpeg) => tracing::warn!(
-            camera = cam,
-            bytes = jpeg.len(),
-            "snapshot too large for the MQTT image topic"
-        ),
-        Err(e) => tracing::warn!(camera = cam, error = %e, "snapshot unreadable for MQTT"),
-    }
+    });
 }
 
 /// Outgoing packets are capped (set_max_packet_size) a little above this.

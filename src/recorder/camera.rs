@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::layout::{self, fsync_file_and_dir, relative_path};
 use super::{Ctx, RecorderError, SegmentEvent, recovery};
+use crate::base::{Backoff, HEALTHY_AFTER};
 use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
-use crate::daemon::supervisor::{Backoff, HEALTHY_AFTER};
 use crate::health::{CameraLive, CameraState};
 use crate::media::args::{
     ListedSegment, RecordSpec, copies_video, parse_segment_line, record_args,
@@ -153,7 +153,7 @@ impl CameraTask {
         }
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let dir = self.ctx.data_dir.join("cache");
+        let dir = self.ctx.data_dir.cache();
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{}.ffconcat", self.name()));
         let mut f = std::fs::OpenOptions::new()
@@ -183,8 +183,8 @@ impl CameraTask {
         enabled: &mut watch::Receiver<bool>,
         cancel: &CancellationToken,
     ) -> Result<Stop, RecorderError> {
-        let cam_dir = layout::camera_dir(&self.ctx.data_dir, &self.cam.name);
-        layout::ensure_day_dirs(&cam_dir, Utc::now())?;
+        let cam_dir = self.ctx.data_dir.recordings(&self.cam.name);
+        layout::ensure_day_dirs(&cam_dir, self.ctx.health.now())?;
         let kind = SourceKind::of(&self.cam.source);
         let clip = match kind {
             Some(SourceKind::Test) => self.ctx.test_clip().await?,
@@ -351,7 +351,7 @@ impl CameraTask {
             .map_err(|_| RecorderError::Cancelled)??;
         run.closed_bytes += bytes;
         // Stream time maps to wall time through the moment the first segment closed.
-        let now = Utc::now();
+        let now = self.ctx.health.now();
         let anchor = *run.anchor.get_or_insert_with(|| now - secs(seg.end_s));
         let start = anchor + secs(seg.start_s);
         let end = anchor + secs(seg.end_s);
@@ -379,7 +379,7 @@ impl CameraTask {
             bytes: bytes as i64,
         });
         // Midnight comes: the next day's folder must exist before ffmpeg opens a file in it.
-        layout::ensure_day_dirs(&layout::camera_dir(&self.ctx.data_dir, &self.cam.name), now)?;
+        layout::ensure_day_dirs(&self.ctx.data_dir.recordings(&self.cam.name), now)?;
         Ok(())
     }
 }

@@ -82,7 +82,7 @@ impl Ctx {
         let to = at + chrono::Duration::from_std(post).unwrap_or_default();
         // The last fragment of the window must be complete on disk before we read it.
         let ready_at = to + chrono::Duration::seconds(i64::from(self.fragment_seconds) + 1);
-        if let Ok(wait) = (ready_at - Utc::now()).to_std() {
+        if let Ok(wait) = (ready_at - self.health.now()).to_std() {
             tokio::time::sleep(wait).await;
         }
         let pieces = self.pieces(camera, from, to).await?;
@@ -99,9 +99,9 @@ impl Ctx {
         let partial = path.with_extension("mp4.partial");
         let list = self
             .data_dir
-            .join("cache")
+            .cache()
             .join(format!("clip-{camera}-{}.ffconcat", std::process::id()));
-        std::fs::create_dir_all(self.data_dir.join("cache"))?;
+        std::fs::create_dir_all(self.data_dir.cache())?;
         std::fs::write(&list, concat_list(&cut.files))?;
         let result = cut_clip(&list, &cut, &partial).await;
         let _ = std::fs::remove_file(&list);
@@ -145,7 +145,7 @@ impl Ctx {
             && let Some(open) = self.open_segment(camera)
         {
             let cam = camera.to_string();
-            let now = Utc::now();
+            let now = self.health.now();
             // Segments are contiguous: the open one starts where the last closed one ended.
             let start = match self
                 .store

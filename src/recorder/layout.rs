@@ -2,19 +2,11 @@
 //! (UTC), and the fsyncs that make a closed segment survive a power cut.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::store::MediaKind;
-
-pub fn camera_dir(data_dir: &Path, camera: &str) -> PathBuf {
-    data_dir.join("recordings").join(camera)
-}
-
-pub fn quarantine_dir(data_dir: &Path, camera: &str) -> PathBuf {
-    data_dir.join("quarantine").join(camera)
-}
 
 /// The start time a segment's file name carries, if it is one of ours.
 pub fn parse_name(camera: &str, file: &str) -> Option<DateTime<Utc>> {

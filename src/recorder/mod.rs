@@ -10,14 +10,16 @@ mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{OnceCell, broadcast, watch};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::tasks::infallible;
+use crate::base::{DataDir, Tasks};
 use crate::config::Config;
-use crate::health::Health;
+use crate::health::{DeviceEvent, Health};
 use crate::media::MediaError;
 use crate::store::{Store, StoreError};
 
@@ -66,7 +68,7 @@ pub struct SegmentEvent {
 
 /// What every camera task shares.
 pub struct Ctx {
-    pub data_dir: PathBuf,
+    pub data_dir: DataDir,
     pub store: Store,
     pub health: Health,
     pub events: broadcast::Sender<SegmentEvent>,
@@ -75,14 +77,14 @@ pub struct Ctx {
     /// `recording.ffmpeg`: what cameras that copy record with.
     pub copy_ffmpeg: String,
     /// The file each camera's ffmpeg is writing now (for clips and snapshots).
-    open_segments: std::sync::Mutex<BTreeMap<String, PathBuf>>,
+    open_segments: parking_lot::Mutex<BTreeMap<String, PathBuf>>,
     test_clip: OnceCell<PathBuf>,
     auto_encoder: OnceCell<&'static str>,
 }
 
 impl Ctx {
     async fn test_clip(&self) -> Result<PathBuf, MediaError> {
-        let cache = self.data_dir.join("cache");
+        let cache = self.data_dir.cache();
         self.test_clip
             .get_or_try_init(|| crate::media::testsrc::ensure_clip(&cache))
             .await
@@ -93,27 +95,27 @@ impl Ctx {
 impl Ctx {
     /// The `OnSegmentComplete` hook: the uploader's channel and the device event bus.
     fn announce(&self, seg: SegmentEvent) {
-        let data = serde_json::json!({
-            "camera": seg.camera, "path": seg.path, "start": seg.start, "end": seg.end, "bytes": seg.bytes,
+        self.health.emit(DeviceEvent::SegmentClosed {
+            camera: seg.camera.clone(),
+            path: seg.path.clone(),
+            start: seg.start,
+            end: seg.end,
+            bytes: seg.bytes,
         });
-        self.health
-            .events()
-            .emit(crate::events::Event::new("segment.closed", data));
         let _ = self.events.send(seg);
     }
 
     fn set_open(&self, camera: &str, path: Option<PathBuf>) {
-        if let Ok(mut m) = self.open_segments.lock() {
-            match path {
-                Some(p) => m.insert(camera.to_string(), p),
-                None => m.remove(camera),
-            };
-        }
+        let mut m = self.open_segments.lock();
+        match path {
+            Some(p) => m.insert(camera.to_string(), p),
+            None => m.remove(camera),
+        };
     }
 
     /// The segment file a camera's ffmpeg is writing now, if it records.
     pub fn open_segment(&self, camera: &str) -> Option<PathBuf> {
-        self.open_segments.lock().ok()?.get(camera).cloned()
+        self.open_segments.lock().get(camera).cloned()
     }
 
     async fn auto_encoder(&self) -> &'static str {
@@ -128,7 +130,7 @@ impl Ctx {
 pub struct RecorderHandle {
     enabled: BTreeMap<String, watch::Sender<bool>>,
     events: broadcast::Sender<SegmentEvent>,
-    ctx: std::sync::Arc<Ctx>,
+    ctx: Arc<Ctx>,
 }
 
 impl RecorderHandle {
@@ -182,12 +184,11 @@ pub fn spawn(
     store: Store,
     health: Health,
     disk_paused: watch::Receiver<bool>,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks,
 ) -> RecorderHandle {
     let (events, _) = broadcast::channel(256);
-    let ctx = std::sync::Arc::new(Ctx {
-        data_dir: cfg.device.data_dir.clone(),
+    let ctx = Arc::new(Ctx {
+        data_dir: DataDir::new(&cfg.device.data_dir),
         store,
         health,
         events: events.clone(),
@@ -203,9 +204,16 @@ pub fn spawn(
         let (user_tx, user) = watch::channel(cam.enabled);
         let (tx, rx) = watch::channel(cam.enabled && !*disk_paused.borrow());
         enabled.insert(cam.name.clone(), user_tx);
-        tasks.spawn(combine(user, disk_paused.clone(), tx, cancel.clone()));
-        let task = camera::CameraTask::new(ctx.clone(), cam.clone());
-        tasks.spawn(task.run(rx, cancel.child_token()));
+        let (tx, paused) = (Arc::new(tx), disk_paused.clone());
+        tasks.spawn_supervised(format!("switch {}", cam.name), move |tok| {
+            infallible(combine(user.clone(), paused.clone(), tx.clone(), tok))
+        });
+        let (ctx, cam) = (ctx.clone(), cam.clone());
+        // A panic in one camera's task restarts that camera, and only it.
+        tasks.spawn_supervised(format!("camera {}", cam.name), move |tok| {
+            let task = camera::CameraTask::new(ctx.clone(), cam.clone());
+            infallible(task.run(rx.clone(), tok))
+        });
     }
     RecorderHandle {
         enabled,
@@ -235,7 +243,7 @@ pub async fn on_segment(
 async fn combine(
     mut user: watch::Receiver<bool>,
     mut disk_paused: watch::Receiver<bool>,
-    out: watch::Sender<bool>,
+    out: Arc<watch::Sender<bool>>,
     cancel: CancellationToken,
 ) {
     let mut disk_open = true;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::Duration as CDuration;
 
-use super::layout::{self, fsync_file_and_dir, parse_name, relative_path};
+use super::layout::{fsync_file_and_dir, parse_name, relative_path};
 use super::{Ctx, RecorderError, SegmentEvent};
 use crate::media::{MediaError, probe};
 use crate::store::{SegmentEnd, SegmentState};
@@ -20,7 +20,7 @@ pub struct Recovered {
 
 pub async fn reconcile(ctx: &Ctx, camera: &str) -> Result<Recovered, RecorderError> {
     let mut done = Recovered::default();
-    let cam_dir = layout::camera_dir(&ctx.data_dir, camera);
+    let cam_dir = ctx.data_dir.recordings(camera);
     let Ok(days) = std::fs::read_dir(&cam_dir) else {
         return Ok(done);
     };
@@ -122,7 +122,7 @@ async fn quarantine(
     named_start: chrono::DateTime<chrono::Utc>,
     detail: &str,
 ) -> Result<(), RecorderError> {
-    let dir = layout::quarantine_dir(&ctx.data_dir, camera);
+    let dir = ctx.data_dir.quarantine(camera);
     std::fs::create_dir_all(&dir)?;
     let mut target = dir.join(name);
     let mut n = 1;

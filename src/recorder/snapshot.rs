@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use chrono::Utc;
-
 use super::layout::{fsync_file_and_dir, media_dir, media_name};
 use super::{Ctx, MediaFile, RecorderError};
 use crate::media::{fmp4, process};
@@ -19,16 +17,13 @@ impl Ctx {
         let open = self.open_segment(camera).ok_or_else(|| {
             RecorderError::NoFootage(format!("`{camera}` is not recording right now"))
         })?;
-        let at = Utc::now();
+        let at = self.health.now();
         let rel_dir = media_dir(MediaKind::Snapshot, camera);
         std::fs::create_dir_all(self.data_dir.join(&rel_dir))?;
-        std::fs::create_dir_all(self.data_dir.join("cache"))?;
+        std::fs::create_dir_all(self.data_dir.cache())?;
         let (rel, path) = self.free_name(&rel_dir, &media_name(MediaKind::Snapshot, camera, at));
         let partial = path.with_extension("jpg.partial");
-        let tail_file = self
-            .data_dir
-            .join("cache")
-            .join(format!("snapshot-{camera}.mp4"));
+        let tail_file = self.data_dir.cache().join(format!("snapshot-{camera}.mp4"));
         // Just after a segment boundary the new file holds no complete fragment yet: the
         // newest frames are then at the end of the segment that just closed.
         let cam = camera.to_string();

@@ -9,19 +9,16 @@ pub mod select;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use serde_json::json;
+use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::{Backoff, DataDir, Tasks};
 use crate::config::{Config, url_secrets};
-use crate::daemon::supervisor::{Backoff, supervise};
-use crate::events::Event;
-use crate::health::{Health, RelayStatus};
+use crate::health::{DeviceEvent, Health, RelayState, RelayStatus};
 use crate::store::{Store, StoreError};
 use output::{Output, OutputError};
 use select::{Decision, LastSent, Rules};
@@ -67,9 +64,7 @@ impl RelayHandle {
 
     /// The FTP server saw the upload of `name` (a file directly in the inbox) finish.
     pub fn upload_finished(&self, name: &str) {
-        if let Ok(mut c) = self.complete.lock() {
-            c.insert(name.to_string());
-        }
+        self.complete.lock().insert(name.to_string());
         self.wake.notify_one();
     }
 }
@@ -106,7 +101,7 @@ impl Relay {
                 if let Some(o) = self.output.take() {
                     o.close().await;
                 }
-                self.publish("stopped", None, None).await?;
+                self.publish(RelayState::Stopped, None, None).await?;
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = running.changed() => continue,
@@ -134,10 +129,15 @@ impl Relay {
     /// One look at the inbox, and at most one file sent. Returns whether it sent (or tried)
     /// a file, in which case the next look comes at once.
     async fn run_once(&mut self) -> Result<bool, RelayError> {
-        let listing = inbox::scan(&self.dir).map_err(|source| RelayError::Inbox {
-            path: self.dir.clone(),
-            source,
-        })?;
+        let dir = self.dir.clone();
+        let listing = tokio::task::spawn_blocking(move || inbox::scan(&dir))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r)
+            .map_err(|source| RelayError::Inbox {
+                path: self.dir.clone(),
+                source,
+            })?;
         for odd in &listing.odd {
             let name = odd.to_string_lossy().into_owned();
             self.give_up(
@@ -153,7 +153,7 @@ impl Relay {
         let complete = self.complete_snapshot(&listing.files);
         let d: Decision = select::decide(
             &listing.files,
-            Utc::now(),
+            self.health.now(),
             last.as_ref(),
             &complete,
             &retries,
@@ -172,9 +172,9 @@ impl Relay {
         }
         let Some(name) = d.next else {
             let state = if self.output.is_some() {
-                "idle"
+                RelayState::Idle
             } else {
-                "waiting"
+                RelayState::Waiting
             };
             self.publish(state, None, Some(d.pending)).await?;
             return Ok(false);
@@ -186,7 +186,7 @@ impl Relay {
             .find(|e| e.name == name)
             .cloned()
             .expect("decided from the listing");
-        self.publish("streaming", Some(name.clone()), Some(d.pending))
+        self.publish(RelayState::Streaming, Some(name.clone()), Some(d.pending))
             .await?;
         let probed = match output::probe(&path).await {
             Ok(p) => p,
@@ -201,7 +201,7 @@ impl Relay {
         match out.send(&path).await {
             Ok(()) => {
                 self.backoff.reset();
-                let (n, stamp, now) = (name.clone(), entry.stamp(), Utc::now());
+                let (n, stamp, now) = (name.clone(), entry.stamp(), self.health.now());
                 self.store
                     .write(move |db| db.relay_sent(&n, stamp, now))
                     .await?;
@@ -211,14 +211,12 @@ impl Relay {
                     path: path.clone(),
                     source,
                 })?;
-                if let Ok(mut c) = self.handle.complete.lock() {
-                    c.remove(&name);
-                }
+                self.handle.complete.lock().remove(&name);
                 tracing::info!(file = %name, duration_s = probed.duration_s, "relay: sent");
-                self.health.events().emit(Event::new(
-                    "relay.sent",
-                    json!({ "file": name, "duration_s": probed.duration_s }),
-                ));
+                self.health.emit(DeviceEvent::RelaySent {
+                    file: name,
+                    duration_s: probed.duration_s,
+                });
             }
             Err(OutputError::Input(e)) => self.attempt_failed(&name, &e).await?,
             Err(e) => {
@@ -228,7 +226,7 @@ impl Relay {
                 }
                 let delay = self.backoff.next_delay();
                 tracing::warn!(error = %e, retry_in_s = delay.as_secs_f64(), file = %name, "relay: RTMP session lost; reconnecting");
-                self.publish("reconnecting", Some(name), Some(d.pending))
+                self.publish(RelayState::Reconnecting, Some(name), Some(d.pending))
                     .await?;
                 tokio::time::sleep(delay).await;
             }
@@ -238,9 +236,7 @@ impl Relay {
 
     /// FTP-complete names still in the inbox (the rest are forgotten).
     fn complete_snapshot(&self, files: &[select::Entry]) -> HashSet<String> {
-        let Ok(mut c) = self.handle.complete.lock() else {
-            return HashSet::new();
-        };
+        let mut c = self.handle.complete.lock();
         c.retain(|n| files.iter().any(|f| &f.name == n));
         c.clone()
     }
@@ -267,7 +263,7 @@ impl Relay {
     }
 
     async fn attempt_failed(&mut self, name: &str, error: &str) -> Result<(), RelayError> {
-        let next = Utc::now() + self.retry_delay;
+        let next = self.health.now() + self.retry_delay;
         let (n, e) = (name.to_string(), error.to_string());
         let attempts = self
             .store
@@ -295,22 +291,23 @@ impl Relay {
         self.store.write(move |db| db.relay_gave_up(&n)).await?;
         self.store.flush().await?;
         tracing::error!(file = %name, error, moved_to = %moved.display(), "relay: gave up on a file");
-        self.health.events().emit(Event::new(
-            "relay.failed",
-            json!({ "file": name, "error": error, "moved_to": moved }),
-        ));
+        self.health.emit(DeviceEvent::RelayFailed {
+            file: name.to_string(),
+            error: error.to_string(),
+            moved_to: moved,
+        });
         Ok(())
     }
 
     async fn publish(
         &mut self,
-        state: &str,
+        state: RelayState,
         current: Option<String>,
         pending: Option<usize>,
     ) -> Result<(), RelayError> {
         let p = self.store.read(|db| db.relay_progress()).await?;
         let status = RelayStatus {
-            state: state.to_string(),
+            state,
             current_file: current,
             pending: pending.map_or(self.status.pending, |n| n as i64),
             sent: p.sent,
@@ -325,13 +322,7 @@ impl Relay {
 }
 
 /// Starts the relay when `[relay] enabled`.
-pub fn spawn(
-    cfg: &Config,
-    store: Store,
-    health: Health,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> Option<RelayHandle> {
+pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> Option<RelayHandle> {
     let r = &cfg.relay;
     if !r.enabled {
         return None;
@@ -353,27 +344,24 @@ pub fn spawn(
         i64::from(r.max_retries),
         chrono::Duration::seconds(r.retry_delay_seconds.into()),
     );
-    let (h, c) = (handle.clone(), cancel.clone());
-    tasks.spawn(async move {
-        supervise("relay", c, Backoff::default(), move |tok| {
-            Relay {
-                dir: dir.clone(),
-                secrets: url_secrets(&url),
-                url: url.clone(),
-                rules,
-                scan_every,
-                max_retries,
-                retry_delay,
-                store: store.clone(),
-                health: health.clone(),
-                handle: h.clone(),
-                output: None,
-                backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
-                status: RelayStatus::default(),
-            }
-            .run(tok)
-        })
-        .await;
+    let h = handle.clone();
+    tasks.spawn_supervised("relay", move |tok| {
+        Relay {
+            dir: dir.clone(),
+            secrets: url_secrets(&url),
+            url: url.clone(),
+            rules,
+            scan_every,
+            max_retries,
+            retry_delay,
+            store: store.clone(),
+            health: health.clone(),
+            handle: h.clone(),
+            output: None,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
+            status: RelayStatus::default(),
+        }
+        .run(tok)
     });
     Some(handle)
 }
@@ -416,5 +404,5 @@ pub fn inbox_dir(cfg: &Config) -> PathBuf {
     cfg.relay
         .watch_dir
         .clone()
-        .unwrap_or_else(|| cfg.device.data_dir.join("inbox"))
+        .unwrap_or_else(|| DataDir::new(&cfg.device.data_dir).inbox())
 }

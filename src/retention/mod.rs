@@ -10,16 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use serde_json::json;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
+use crate::base::Tasks;
 use crate::config::{Config, Destination};
-use crate::daemon::supervisor::{Backoff, supervise};
-use crate::events::Event;
-use crate::health::{Health, disk_status};
+use crate::health::{DeviceEvent, Health, disk_status};
 use crate::store::{DeleteReason, Store, StoreError};
 use policy::{Disk, Item, Plan, Rules};
 
@@ -86,7 +81,13 @@ impl Retention {
             total: d.used_bytes + d.free_bytes,
             used: d.used_bytes,
         });
-        let plan = policy::plan(&items, Utc::now(), disk, &self.rules, *self.paused.borrow());
+        let plan = policy::plan(
+            &items,
+            self.health.now(),
+            disk,
+            &self.rules,
+            *self.paused.borrow(),
+        );
         if !plan.delete.is_empty() {
             tracing::info!(files = plan.delete.len(), "retention: deleting");
         }
@@ -108,7 +109,7 @@ impl Retention {
                 .collect();
             remove_files(&self.data_dir, &paths).await?;
             let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-            let now = Utc::now();
+            let now = self.health.now();
             self.store
                 .write(move |db| ids.iter().try_for_each(|id| db.finish_deletion(*id, now)))
                 .await?;
@@ -141,13 +142,14 @@ impl Retention {
         if data_loss {
             tracing::warn!(camera = %f.camera, path = %f.path, bytes = f.bytes, "disk critical: deleted footage that was not uploaded yet");
         }
-        self.health.events().emit(Event::new(
-            "retention.evicted",
-            json!({
-                "camera": f.camera, "kind": f.kind, "path": f.path, "bytes": f.bytes,
-                "end": f.end, "data_loss": data_loss,
-            }),
-        ));
+        self.health.emit(DeviceEvent::RetentionEvicted {
+            camera: f.camera.clone(),
+            kind: f.kind,
+            path: f.path.clone(),
+            bytes: f.bytes,
+            end: f.end,
+            data_loss,
+        });
     }
 }
 
@@ -193,36 +195,26 @@ pub(crate) async fn remove_files(
 }
 
 /// Reconciles the store with the disk, then runs retention passes until cancelled.
-pub fn spawn(
-    cfg: &Config,
-    store: Store,
-    health: Health,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> RetentionHandle {
+pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> RetentionHandle {
     let retention = Arc::new(Retention::new(cfg, store, health));
     let wake = Arc::new(Notify::new());
     let handle = RetentionHandle {
         recording_paused: retention.paused.subscribe(),
         wake: wake.clone(),
     };
-    let c = cancel.clone();
-    tasks.spawn(async move {
-        supervise("retention", c, Backoff::default(), move |tok| {
-            let (r, w) = (retention.clone(), wake.clone());
-            async move {
-                reconcile::at_start(&r.data_dir, &r.store).await?;
-                loop {
-                    r.run_once().await?;
-                    tokio::select! {
-                        _ = tok.cancelled() => return Ok::<(), RetentionError>(()),
-                        _ = w.notified() => {}
-                        _ = tokio::time::sleep(PASS_EVERY) => {}
-                    }
+    tasks.spawn_supervised("retention", move |tok| {
+        let (r, w) = (retention.clone(), wake.clone());
+        async move {
+            reconcile::at_start(&r.data_dir, &r.store, r.health.now()).await?;
+            loop {
+                r.run_once().await?;
+                tokio::select! {
+                    _ = tok.cancelled() => return Ok::<(), RetentionError>(()),
+                    _ = w.notified() => {}
+                    _ = tokio::time::sleep(PASS_EVERY) => {}
                 }
             }
-        })
-        .await;
+        }
     });
     handle
 }

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{RetentionError, remove_files};
 use crate::media::probe;
@@ -23,14 +23,17 @@ pub struct Reconciled {
     pub partial_removed: usize,
 }
 
-pub async fn at_start(data_dir: &Path, store: &Store) -> Result<Reconciled, RetentionError> {
+pub async fn at_start(
+    data_dir: &Path,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Reconciled, RetentionError> {
     let mut done = Reconciled::default();
 
     let marked = store.read(|db| db.marked_deletions()).await?;
     if !marked.is_empty() {
         remove_files(data_dir, &marked).await?;
         let ids: Vec<i64> = marked.iter().map(|(id, _)| *id).collect();
-        let now = Utc::now();
         store
             .write(move |db| ids.iter().try_for_each(|id| db.finish_deletion(*id, now)))
             .await?;
@@ -38,17 +41,28 @@ pub async fn at_start(data_dir: &Path, store: &Store) -> Result<Reconciled, Rete
     }
 
     let closed = store.read(|db| db.closed_paths()).await?;
-    let missing: Vec<i64> = closed
-        .iter()
-        .filter(|(_, rel)| !data_dir.join(rel).exists())
-        .map(|(id, _)| *id)
-        .collect();
+    // One stat per file the store believes on disk: off the async threads.
+    let (closed, missing) = {
+        let dir = data_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let missing: Vec<i64> = closed
+                .iter()
+                .filter(|(_, rel)| !dir.join(rel).exists())
+                .map(|(id, _)| *id)
+                .collect();
+            (closed, missing)
+        })
+        .await
+        .map_err(|e| RetentionError::Io {
+            path: "(start-up check)".into(),
+            source: std::io::Error::other(e),
+        })?
+    };
     if !missing.is_empty() {
         for (_, rel) in closed.iter().filter(|(id, _)| missing.contains(id)) {
             tracing::warn!(path = %rel, "a file the store knew is gone from the disk");
         }
         done.missing = missing.len();
-        let now = Utc::now();
         store
             .write(move |db| {
                 missing.iter().try_for_each(|id| {

@@ -21,9 +21,11 @@ mod relay;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -260,7 +262,7 @@ impl Store {
     pub fn close(self) -> Result<(), StoreError> {
         let flushed = self.blocking_flush();
         let _ = self.tx.send(Msg::Close);
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        let handle = self.thread.lock().take();
         if let Some(h) = handle {
             let _ = h.join();
         }

@@ -7,18 +7,18 @@ mod buffers;
 mod dir;
 pub mod plan;
 pub mod s3;
-pub mod schedule;
 mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::tasks::infallible;
+use crate::base::{SharedClock, Tasks};
+use crate::config::schedule::Schedule;
 use crate::config::{Config, Destination};
-use crate::daemon::supervisor::{Backoff, supervise};
 use crate::health::Health;
 use crate::store::{MediaKind, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -127,24 +127,30 @@ pub fn spawn(
     cfg: &Config,
     store: Store,
     health: Health,
-    segments: Option<tokio::sync::broadcast::Receiver<crate::recorder::SegmentEvent>>,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> Result<Option<UploaderHandle>, String> {
+    tasks: &mut Tasks,
+) -> Result<Option<UploaderHandle>, S3Error> {
     if cfg.upload.destination == Destination::None {
         return Ok(None);
     }
     let limiter = bandwidth::Limiter::new(cfg.upload.bandwidth_limit.bytes_per_second());
-    if let Some(s) = &cfg.upload.bandwidth_schedule {
-        let schedule =
-            schedule::Schedule::parse(s).map_err(|e| format!("upload.bandwidth_schedule: {e}"))?;
-        tasks.spawn(follow_schedule(schedule, limiter.clone(), cancel.clone()));
+    if let Some(schedule) = &cfg.upload.bandwidth_schedule {
+        let (schedule, limiter, clock) =
+            (schedule.clone(), limiter.clone(), health.clock().clone());
+        tasks.spawn_supervised("bandwidth schedule", move |tok| {
+            infallible(follow_schedule(
+                schedule.clone(),
+                limiter.clone(),
+                clock.clone(),
+                tok,
+            ))
+        });
     }
     let skew = health.clock_offset();
     let s3 = match cfg.upload.destination {
         Destination::S3 => Some(s3::S3::new(
             &cfg.upload,
             limiter,
+            health.clock().clone(),
             skew,
             test_clock_skew_ms(),
         )?),
@@ -161,21 +167,8 @@ pub fn spawn(
         wake: wake.clone(),
         s3,
     });
-    if let Some(rx) = segments {
-        // A closed segment wakes the uploader at once instead of at its next scan.
-        let w = wake.clone();
-        tasks.spawn(crate::recorder::on_segment(rx, cancel.clone(), move || {
-            w.notify_one()
-        }));
-    }
-    let c = cancel.clone();
     let worker_ctx = ctx.clone();
-    tasks.spawn(async move {
-        supervise("uploader", c, Backoff::default(), move |tok| {
-            worker::run(worker_ctx.clone(), tok)
-        })
-        .await;
-    });
+    tasks.spawn_supervised("uploader", move |tok| worker::run(worker_ctx.clone(), tok));
     Ok(Some(UploaderHandle {
         paused: paused_tx,
         ctx,
@@ -193,14 +186,15 @@ fn test_clock_skew_ms() -> i64 {
 
 /// Applies the weekly schedule to the shared limiter, checking every 20 s.
 async fn follow_schedule(
-    schedule: schedule::Schedule,
+    schedule: Schedule,
     limiter: bandwidth::Limiter,
+    clock: SharedClock,
     cancel: CancellationToken,
 ) {
     let mut last = None;
     loop {
         let rate = schedule
-            .rate_at(chrono::Local::now().naive_local())
+            .rate_at(clock.now().with_timezone(&chrono::Local).naive_local())
             .bytes_per_second();
         if last != Some(rate) {
             tracing::info!(rate = ?rate, "upload: bandwidth schedule");

@@ -5,8 +5,6 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +14,7 @@ use super::plan::{self, Expected, PartPlan};
 use super::s3::{Body, S3};
 use super::{Ctx, UploadError};
 use crate::config::Destination;
-use crate::events::Event;
+use crate::health::DeviceEvent;
 use crate::store::{Job, PartRow};
 
 /// Parts are read and checksummed this much at a time, so the checksums find the bytes in
@@ -44,11 +42,11 @@ pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadE
             }
         }
         enqueue_new_segments(&ctx).await?;
-        let now = Utc::now();
+        let now = ctx.health.now();
         let Some(job) = ctx.store.read(move |db| db.next_job(now)).await? else {
             let due = ctx.store.read(|db| db.next_due()).await?;
             let wait = due.map_or(SCAN_EVERY, |d| {
-                (d - Utc::now())
+                (d - ctx.health.now())
                     .to_std()
                     .unwrap_or_default()
                     .min(SCAN_EVERY)
@@ -78,7 +76,7 @@ async fn record(
     let id = job.id;
     match outcome {
         Ok(etag) => {
-            let now = Utc::now();
+            let now = ctx.health.now();
             ctx.store
                 .write(move |db| db.job_done(id, &etag, now))
                 .await?;
@@ -86,18 +84,19 @@ async fn record(
             ctx.store.flush().await?;
             ctx.health.upload_progressed();
             tracing::info!(key = %job.key, bytes = job.bytes, "uploaded and verified");
-            ctx.health.events().emit(Event::new(
-                "upload.done",
-                json!({ "key": job.key, "path": job.path, "bytes": job.bytes }),
-            ));
+            ctx.health.emit(DeviceEvent::UploadDone {
+                key: job.key.clone(),
+                path: job.path.clone(),
+                bytes: job.bytes as u64,
+            });
         }
         Err(e) => {
             let permanent = e.is_permanent();
             let message = e.to_string();
             let next = (!permanent).then(|| {
                 let seed = (job.id as u64).wrapping_mul(0x9E37_79B9)
-                    ^ Utc::now().timestamp_subsec_nanos() as u64;
-                Utc::now()
+                    ^ ctx.health.now().timestamp_subsec_nanos() as u64;
+                ctx.health.now()
                     + chrono::Duration::from_std(plan::retry_delay(job.attempts + 1, seed))
                         .unwrap_or_default()
             });
@@ -108,10 +107,11 @@ async fn record(
             if permanent {
                 ctx.store.flush().await?;
                 tracing::error!(key = %job.key, error = %message, "upload failed for good; `upload retry-failed` tries again");
-                ctx.health.events().emit(Event::new(
-                    "upload.failed",
-                    json!({ "key": job.key, "path": job.path, "error": message }),
-                ));
+                ctx.health.emit(DeviceEvent::UploadFailed {
+                    key: job.key.clone(),
+                    path: job.path.clone(),
+                    error: message,
+                });
             } else {
                 tracing::warn!(key = %job.key, attempt = job.attempts + 1, error = %message, "upload attempt failed; will retry");
             }
@@ -125,11 +125,11 @@ async fn record(
 async fn enqueue_new_segments(ctx: &Ctx) -> Result<(), UploadError> {
     let template = ctx.cfg.upload.key_template.clone();
     let device = ctx.cfg.device.id.clone();
+    let now = ctx.health.now();
     let n = ctx
         .store
         .write(move |db| {
             let segs = db.unqueued_segments(500)?;
-            let now = Utc::now();
             for s in &segs {
                 let file = s.path.rsplit('/').next().unwrap_or(&s.path);
                 let key = plan::object_key(s.kind, &template, &device, &s.camera, s.start, file);

@@ -1,6 +1,9 @@
 //! Time: a `Clock` trait so components (and tests) can steer wall-clock time, and parsing of
 //! the CLI's time arguments.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 
 /// Wall-clock time. Monotonic intervals use `tokio::time`, which tests pause and advance.
@@ -17,9 +20,47 @@ impl Clock for SystemClock {
     }
 }
 
+/// The clock every component of one daemon shares.
+pub type SharedClock = Arc<dyn Clock>;
+
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
+}
+
+/// The system clock shifted by an offset that tests set and move: a Pi without an RTC before
+/// NTP, or a day passing in a second.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    offset_ms: AtomicI64,
+}
+
+impl ManualClock {
+    pub fn shifted(offset: Duration) -> Arc<Self> {
+        let c = ManualClock::default();
+        c.advance(offset);
+        Arc::new(c)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now() + Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// A time argument that is none of the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a time: use RFC 3339 (2026-01-24T14:30:00Z), now, or -30m / -2h / -7d")]
+pub struct BadTime(pub String);
+
 /// A time argument: RFC 3339 (`2026-01-24T14:30:00Z`), `now`, or relative to `now` like
 /// `-2h`, `-30m`, `-7d`, `-90s`, `-1w`.
-pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, BadTime> {
     let t = s.trim();
     if t == "now" {
         return Ok(now);
@@ -44,8 +85,8 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
         .map_err(|_| bad_time(s))
 }
 
-fn bad_time(s: &str) -> String {
-    format!("`{s}` is not a time: use RFC 3339 (2026-01-24T14:30:00Z), now, or -30m / -2h / -7d")
+fn bad_time(s: &str) -> BadTime {
+    BadTime(s.to_string())
 }
 
 #[cfg(test)]
@@ -63,5 +104,14 @@ mod tests {
         assert_eq!(parse_time("2026-01-24T15:30:00+01:00", now).unwrap(), now);
         assert!(parse_time("-2x", now).is_err());
         assert!(parse_time("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn a_manual_clock_moves_when_told() {
+        let c = ManualClock::shifted(Duration::hours(-1));
+        let before = c.now();
+        assert!(before < SystemClock.now() - Duration::minutes(59));
+        c.advance(Duration::hours(2));
+        assert!(c.now() > SystemClock.now() + Duration::minutes(59));
     }
 }

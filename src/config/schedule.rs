@@ -8,7 +8,9 @@
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
-use crate::config::Bandwidth;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::Bandwidth;
 
 const DAY: u32 = 24 * 60;
 const WEEK: u32 = 7 * DAY;
@@ -18,6 +20,22 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     entries: Vec<(u32, Bandwidth)>,
+    /// As written, for `check-config` and `config`.
+    text: String,
+}
+
+/// Parsed once, when the config is read: a bad schedule is an error naming its key.
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Schedule::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
 }
 
 impl Schedule {
@@ -61,7 +79,10 @@ impl Schedule {
         if entries.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err("two entries start at the same moment".into());
         }
-        Ok(Schedule { entries })
+        Ok(Schedule {
+            entries,
+            text: s.to_string(),
+        })
     }
 
     /// The rate in force at a local time: that of the latest entry at or before it (the

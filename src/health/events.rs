@@ -1,0 +1,124 @@
+//! The device's events, as one enum: MQTT's `event` topic carries them as JSON objects whose
+//! `type` is the event's dotted name and whose other fields sit beside it with `at`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::alerts::Alert;
+use crate::store::MediaKind;
+
+/// One event and when it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub event: DeviceEvent,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum DeviceEvent {
+    /// The `OnSegmentComplete` hook: a segment is durable and in the store.
+    #[serde(rename = "segment.closed")]
+    SegmentClosed {
+        camera: String,
+        path: String,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        bytes: i64,
+    },
+    #[serde(rename = "clip.ready")]
+    ClipReady(MediaReady),
+    #[serde(rename = "snapshot.ready")]
+    SnapshotReady(MediaReady),
+    #[serde(rename = "upload.done")]
+    UploadDone {
+        key: String,
+        path: String,
+        bytes: u64,
+    },
+    #[serde(rename = "upload.failed")]
+    UploadFailed {
+        key: String,
+        path: String,
+        error: String,
+    },
+    #[serde(rename = "retention.evicted")]
+    RetentionEvicted {
+        camera: String,
+        kind: MediaKind,
+        path: String,
+        bytes: u64,
+        end: DateTime<Utc>,
+        data_loss: bool,
+    },
+    #[serde(rename = "relay.sent")]
+    RelaySent { file: String, duration_s: f64 },
+    #[serde(rename = "relay.failed")]
+    RelayFailed {
+        file: String,
+        error: String,
+        moved_to: PathBuf,
+    },
+    #[serde(rename = "alert.raised")]
+    AlertRaised(Alert),
+    #[serde(rename = "alert.cleared")]
+    AlertCleared(Alert),
+}
+
+impl DeviceEvent {
+    /// The wire name (`segment.closed`, …), for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeviceEvent::SegmentClosed { .. } => "segment.closed",
+            DeviceEvent::ClipReady(_) => "clip.ready",
+            DeviceEvent::SnapshotReady(_) => "snapshot.ready",
+            DeviceEvent::UploadDone { .. } => "upload.done",
+            DeviceEvent::UploadFailed { .. } => "upload.failed",
+            DeviceEvent::RetentionEvicted { .. } => "retention.evicted",
+            DeviceEvent::RelaySent { .. } => "relay.sent",
+            DeviceEvent::RelayFailed { .. } => "relay.failed",
+            DeviceEvent::AlertRaised(_) => "alert.raised",
+            DeviceEvent::AlertCleared(_) => "alert.cleared",
+        }
+    }
+}
+
+/// A new clip or snapshot: where it is, where it will be uploaded, and (S3) a presigned URL
+/// that works once `upload.done` names the key. Also the command's reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaReady {
+    pub camera: String,
+    pub path: String,
+    pub key: Option<String>,
+    pub url: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub duration_s: f64,
+    pub bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_format_is_type_at_and_the_fields() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let e = Event {
+            event: DeviceEvent::RelaySent {
+                file: "a.mp4".into(),
+                duration_s: 2.5,
+            },
+            at,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "relay.sent", "file": "a.mp4", "duration_s": 2.5, "at": "2023-11-14T22:13:20Z"})
+        );
+        assert_eq!(e.event.name(), "relay.sent");
+    }
+}
