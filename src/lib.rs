@@ -5,7 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
-pub mod demo;
 pub mod ftp;
 pub mod health;
 pub mod logging;

@@ -1,6 +1,7 @@
 //! The command line: parsing, exit codes (0 ok, 1 runtime failure, 2 bad usage or config),
 //! and one line on stderr for every failure.
 
+mod demo;
 mod print;
 
 use std::path::{Path, PathBuf};
@@ -162,10 +163,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Demo { dir, seconds } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("camvault-demo"));
             let dir = std::path::absolute(&dir).map_err(Failure::runtime)?;
-            let cfg = crate::demo::config(&dir).map_err(Failure::Config)?;
+            let cfg = demo::config(&dir).map_err(Failure::Config)?;
             crate::logging::init(&cfg.log.level);
             runtime(true)?
-                .block_on(crate::demo::run(cfg, seconds))
+                .block_on(demo::run(cfg, seconds))
                 .map_err(Failure::runtime)
         }
         Cmd::CheckConfig => {

@@ -82,14 +82,15 @@ impl CameraTask {
         self.publish();
     }
 
-    async fn reconcile(&self) {
-        if let Err(e) = recovery::reconcile(&self.ctx, &self.cam.name).await {
+    /// Every day folder at start (`since` None), only the run's after an ffmpeg exit.
+    async fn reconcile(&self, since: Option<DateTime<Utc>>) {
+        if let Err(e) = recovery::reconcile(&self.ctx, &self.cam.name, since).await {
             tracing::error!(camera = %self.cam.name, error = %e, "recovery of leftover files failed");
         }
     }
 
     pub async fn run(mut self, mut enabled: watch::Receiver<bool>, cancel: CancellationToken) {
-        self.reconcile().await;
+        self.reconcile(None).await;
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         loop {
             if cancel.is_cancelled() {
@@ -109,10 +110,10 @@ impl CameraTask {
                 continue;
             }
             self.set_state(CameraState::Starting);
-            let started = Instant::now();
+            let (started, started_at) = (Instant::now(), self.ctx.health.now());
             let outcome = self.run_once(&mut enabled, &cancel).await;
             self.ctx.set_open(self.name(), None);
-            self.reconcile().await;
+            self.reconcile(Some(started_at)).await;
             match outcome {
                 Ok(Stop::Cancelled) => {
                     self.set_state(CameraState::Stopped);

@@ -3,9 +3,9 @@
 //! other segment; unplayable remnants are moved to `<data_dir>/quarantine/<camera>/` and
 //! recorded as quarantined. Nothing is deleted. Never run while this camera's ffmpeg runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use chrono::Duration as CDuration;
+use chrono::{DateTime, Duration as CDuration, Utc};
 
 use super::layout::{fsync_file_and_dir, parse_name, relative_path};
 use super::{Ctx, RecorderError, SegmentEvent};
@@ -18,30 +18,33 @@ pub struct Recovered {
     pub quarantined: usize,
 }
 
-pub async fn reconcile(ctx: &Ctx, camera: &str) -> Result<Recovered, RecorderError> {
+/// Recovers `camera`'s unknown files: in every day folder when `since` is None (start-up),
+/// else only in the folders from the day before `since` on (after an ffmpeg run that began
+/// then), so the cost follows the run, not the year of footage behind it.
+pub async fn reconcile(
+    ctx: &Ctx,
+    camera: &str,
+    since: Option<DateTime<Utc>>,
+) -> Result<Recovered, RecorderError> {
     let mut done = Recovered::default();
     let cam_dir = ctx.data_dir.recordings(camera);
-    let Ok(days) = std::fs::read_dir(&cam_dir) else {
-        return Ok(done);
-    };
+    let first_day = since.map(|t| (t - CDuration::days(1)).format("%Y-%m-%d").to_string());
     let cam = camera.to_string();
-    let known = ctx.store.read(move |db| db.segment_paths(&cam)).await?;
-    let mut files = Vec::new();
-    for day in days.flatten().filter(|d| d.path().is_dir()) {
-        for f in std::fs::read_dir(day.path())?.flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if let Some(start) = parse_name(camera, &name) {
-                files.push((start, name, f.path()));
-            } else if !name.starts_with('.') {
-                tracing::warn!(camera, file = %f.path().display(), "a file camvault did not name is in the recordings folder; leaving it alone");
-            }
-        }
-    }
+    let on_disk = tokio::task::spawn_blocking(move || list_files(&cam_dir, &cam, first_day))
+        .await
+        .map_err(|_| RecorderError::Cancelled)??;
+    let by_rel: std::collections::HashMap<String, (DateTime<Utc>, String, PathBuf)> = on_disk
+        .into_iter()
+        .map(|(start, name, path)| (relative_path(camera, &name, start), (start, name, path)))
+        .collect();
+    let asked: Vec<String> = by_rel.keys().cloned().collect();
+    let unknown = ctx.store.read(move |db| db.unknown_paths(asked)).await?;
+    let mut files: Vec<_> = unknown
+        .iter()
+        .filter_map(|rel| by_rel.get(rel).cloned())
+        .collect();
     files.sort();
     for (named_start, name, path) in files {
-        if known.contains(&relative_path(camera, &name, named_start)) {
-            continue;
-        }
         match probe::playable_duration(&path).await {
             Ok(duration) => {
                 register(ctx, camera, &name, &path, named_start, duration).await?;
@@ -63,6 +66,34 @@ pub async fn reconcile(ctx: &Ctx, camera: &str) -> Result<Recovered, RecorderErr
         );
     }
     Ok(done)
+}
+
+/// Segment files in the camera's day folders (from `first_day` on, when given), by name.
+fn list_files(
+    cam_dir: &Path,
+    camera: &str,
+    first_day: Option<String>,
+) -> std::io::Result<Vec<(DateTime<Utc>, String, PathBuf)>> {
+    let Ok(days) = std::fs::read_dir(cam_dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    for day in days.flatten() {
+        let day_name = day.file_name().to_string_lossy().into_owned();
+        // Day folders are YYYY-MM-DD: string order is time order.
+        if first_day.as_ref().is_some_and(|f| day_name < *f) || !day.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(day.path())?.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if let Some(start) = parse_name(camera, &name) {
+                files.push((start, name, f.path()));
+            } else if !name.starts_with('.') {
+                tracing::warn!(camera, file = %f.path().display(), "a file camvault did not name is in the recordings folder; leaving it alone");
+            }
+        }
+    }
+    Ok(files)
 }
 
 async fn register(

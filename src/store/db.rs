@@ -132,15 +132,19 @@ impl Db {
     }
 
     /// Every path the store knows for a camera, whatever its state.
-    pub fn segment_paths(
-        &self,
-        camera: &str,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.path FROM segment s JOIN camera c ON c.id = s.camera_id WHERE c.name = ?1",
-        )?;
-        let rows = stmt.query_map([camera], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// Those of `paths` that no segment row has (any state), looked up one by one in the
+    /// path's unique index: the cost follows the files asked about, not the rows stored.
+    pub fn unknown_paths(&self, paths: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM segment WHERE path = ?1)")?;
+        let mut unknown = Vec::new();
+        for p in paths {
+            if !stmt.query_row([&p], |r| r.get::<_, bool>(0))? {
+                unknown.push(p);
+            }
+        }
+        Ok(unknown)
     }
 
     /// The latest end of a closed segment of `camera` at or before `at`.

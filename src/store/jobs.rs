@@ -17,12 +17,19 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub(super) fn parse(s: &str) -> JobState {
-        match s {
-            "uploading" => JobState::Uploading,
-            "done" => JobState::Done,
-            "failed" => JobState::Failed,
-            _ => JobState::Pending,
+    pub const ALL: [JobState; 4] = [
+        JobState::Pending,
+        JobState::Uploading,
+        JobState::Done,
+        JobState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Uploading => "uploading",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
         }
     }
 }
@@ -85,7 +92,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         key: r.get(3)?,
         bytes: r.get(4)?,
         priority: r.get(5)?,
-        state: JobState::parse(&r.get::<_, String>(6)?),
+        state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt: from_ms(r.get(8)?),
         last_error: r.get(9)?,

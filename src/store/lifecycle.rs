@@ -74,7 +74,7 @@ impl Db {
                 path: r.get(3)?,
                 end: from_ms(r.get(4)?),
                 bytes: r.get::<_, i64>(5)?.max(0) as u64,
-                job: r.get::<_, Option<String>>(6)?.map(|s| JobState::parse(&s)),
+                job: r.get(6)?,
                 uploaded: r.get::<_, Option<i64>>(7)?.map(from_ms),
             })
         })?;

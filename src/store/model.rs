@@ -121,6 +121,9 @@ macro_rules! text_enum_sql {
 text_enum_sql!(SegmentState, "segment state");
 text_enum_sql!(MediaKind, "media kind");
 text_enum_sql!(DeleteReason, "delete reason");
+// A value the binary does not know is an error, never a guess: a newer schema is refused
+// before this, so an unknown state means a damaged row.
+text_enum_sql!(super::jobs::JobState, "upload job state");
 
 impl ToSql for SourceKind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
