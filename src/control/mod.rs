@@ -40,6 +40,24 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     crate::base::DataDir::new(data_dir).socket()
 }
 
+/// Why a command was not carried out; the reply's `error` is its text.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The feature is switched off in the config; the text says which key turns it on.
+    #[error("{0}")]
+    Off(&'static str),
+    #[error("unknown command `{0}`")]
+    Unknown(String),
+    #[error("`{0}` is not available yet")]
+    NotYet(String),
+    #[error(transparent)]
+    Time(#[from] crate::base::clock::BadTime),
+    #[error(transparent)]
+    Recorder(#[from] crate::recorder::RecorderError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Routes each command to the component that serves it.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -81,69 +99,59 @@ impl Dispatcher {
         }
     }
 
-    pub async fn handle(&self, command: Command) -> Result<Value, String> {
+    pub async fn handle(&self, command: Command) -> Result<Value, CommandError> {
         match command {
             Command::Status => {
-                let status = self.health.status().await.map_err(|e| e.to_string())?;
-                serde_json::to_value(status).map_err(|e| e.to_string())
+                let status = self.health.status().await?;
+                Ok(serde_json::to_value(status).unwrap_or_default())
             }
             Command::Record(args) => {
                 self.recorder.set_enabled(&args.camera, args.enabled)?;
                 Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
             }
             Command::Upload(args) => {
-                let up = self
-                    .uploader
-                    .as_ref()
-                    .ok_or("uploads are off (upload.destination = \"none\")")?;
+                let up = self.uploader.as_ref().ok_or(CommandError::Off(
+                    "uploads are off (upload.destination = \"none\")",
+                ))?;
                 match args.action {
                     UploadAction::Pause => up.set_paused(true),
                     UploadAction::Resume => up.set_paused(false),
                     UploadAction::RetryFailed => {
-                        let n = up.retry_failed().await.map_err(|e| e.to_string())?;
+                        let n = up.retry_failed().await?;
                         return Ok(serde_json::json!({ "retrying": n }));
                     }
                 }
                 Ok(serde_json::json!({ "paused": up.is_paused() }))
             }
             Command::Snapshot(a) => {
-                let f = self
-                    .recorder
-                    .snapshot(&a.camera)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let f = self.recorder.snapshot(&a.camera).await?;
                 Ok(self.media_ready(f))
             }
             Command::Clip(a) => {
                 let now = self.health.now();
                 let at = match &a.at {
-                    Some(t) => crate::base::clock::parse_time(t, now).map_err(|e| e.to_string())?,
+                    Some(t) => crate::base::clock::parse_time(t, now)?,
                     None => now,
                 };
                 let pre = std::time::Duration::from_secs(a.pre_s.unwrap_or(DEFAULT_PRE_S).into());
                 let post =
                     std::time::Duration::from_secs(a.post_s.unwrap_or(DEFAULT_POST_S).into());
-                let f = self
-                    .recorder
-                    .clip(&a.camera, at, pre, post)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let f = self.recorder.clip(&a.camera, at, pre, post).await?;
                 Ok(self.media_ready(f))
             }
             Command::Relay(args) => {
-                let relay = self
-                    .relay
-                    .as_ref()
-                    .ok_or("the relay is off (set [relay] enabled = true)")?;
+                let relay = self.relay.as_ref().ok_or(CommandError::Off(
+                    "the relay is off (set [relay] enabled = true)",
+                ))?;
                 relay.set_running(args.action == RelayAction::Start);
                 Ok(serde_json::json!({ "running": relay.is_running() }))
             }
             Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
             Command::Reboot => {
                 if !self.allow_reboot {
-                    return Err(
-                        "remote reboot is off (set device.allow_remote_reboot = true)".into(),
-                    );
+                    return Err(CommandError::Off(
+                        "remote reboot is off (set device.allow_remote_reboot = true)",
+                    ));
                 }
                 tracing::warn!("reboot requested by command");
                 // Answer first; the reboot happens a moment later.
@@ -156,9 +164,9 @@ impl Dispatcher {
                 });
                 Ok(serde_json::json!({ "rebooting": true }))
             }
-            Command::Unknown(name) => Err(format!("unknown command `{name}`")),
+            Command::Unknown(name) => Err(CommandError::Unknown(name)),
             // Components that serve these register here as they arrive.
-            other => Err(format!("`{}` is not available yet", other.name())),
+            other => Err(CommandError::NotYet(other.name().to_string())),
         }
     }
 
@@ -204,7 +212,7 @@ impl Dispatcher {
             Err(e) => Reply::err(req.request_id, e),
             Ok(cmd) => match self.handle(cmd).await {
                 Ok(result) => Reply::ok(req.request_id, result),
-                Err(e) => Reply::err(req.request_id, e),
+                Err(e) => Reply::err(req.request_id, e.to_string()),
             },
         }
     }

@@ -39,6 +39,8 @@ pub enum RecorderError {
     Cancelled,
     #[error("{0}")]
     NoFootage(String),
+    #[error("no camera named `{0}`")]
+    UnknownCamera(String),
 }
 
 /// A clip or snapshot, written, fsynced and in the store.
@@ -134,11 +136,11 @@ pub struct RecorderHandle {
 }
 
 impl RecorderHandle {
-    pub fn set_enabled(&self, camera: &str, enabled: bool) -> Result<(), String> {
+    pub fn set_enabled(&self, camera: &str, enabled: bool) -> Result<(), RecorderError> {
         let tx = self
             .enabled
             .get(camera)
-            .ok_or_else(|| format!("no camera named `{camera}`"))?;
+            .ok_or_else(|| RecorderError::UnknownCamera(camera.to_string()))?;
         tx.send_replace(enabled);
         Ok(())
     }
@@ -165,9 +167,7 @@ impl RecorderHandle {
         if self.enabled.contains_key(camera) {
             Ok(())
         } else {
-            Err(RecorderError::NoFootage(format!(
-                "no camera named `{camera}`"
-            )))
+            Err(RecorderError::UnknownCamera(camera.to_string()))
         }
     }
 

@@ -1,4 +1,8 @@
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One failed commit, told to every writer that waited for it.
+pub type CommitError = Arc<rusqlite::Error>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,7 +31,7 @@ pub enum StoreError {
     #[error("cannot start the store thread: {0}")]
     Thread(std::io::Error),
     #[error("commit failed: {0}")]
-    Commit(String),
+    Commit(CommitError),
     #[error("the store has shut down")]
     Closed,
 }

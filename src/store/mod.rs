@@ -33,7 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 pub use db::Db;
-pub use error::StoreError;
+pub use error::{CommitError, StoreError};
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
 pub use lifecycle::{DeletionCounts, StoredFile};
 pub use model::*;
@@ -46,9 +46,9 @@ enum Msg {
     Read(Task),
     Write(Task),
     /// Reply at the next commit (immediately when nothing is pending).
-    Durable(oneshot::Sender<Result<(), String>>),
+    Durable(oneshot::Sender<Result<(), CommitError>>),
     /// Commit now, then reply.
-    Flush(oneshot::Sender<Result<(), String>>),
+    Flush(oneshot::Sender<Result<(), CommitError>>),
     /// Commit and stop, whoever else still holds a handle.
     Close,
 }
@@ -223,7 +223,7 @@ impl Store {
             .map_err(|_| StoreError::Closed)?
     }
 
-    fn ask(&self, flush: bool) -> oneshot::Receiver<Result<(), String>> {
+    fn ask(&self, flush: bool) -> oneshot::Receiver<Result<(), CommitError>> {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(if flush {
             Msg::Flush(reply)
@@ -234,7 +234,7 @@ impl Store {
     }
 
     fn answered(
-        r: Result<Result<(), String>, oneshot::error::RecvError>,
+        r: Result<Result<(), CommitError>, oneshot::error::RecvError>,
     ) -> Result<(), StoreError> {
         match r {
             Ok(Ok(())) => Ok(()),
@@ -301,7 +301,7 @@ struct Owner {
     opts: StoreOptions,
     /// When the open batch began; None when nothing is pending.
     batch_started: Option<Instant>,
-    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    waiting: Vec<oneshot::Sender<Result<(), CommitError>>>,
 }
 
 impl Owner {
@@ -390,7 +390,7 @@ impl Owner {
                 .map_err(|e| {
                     tracing::error!(error = %e, "store: commit failed; the batch is lost");
                     let _ = self.db.conn.execute_batch("ROLLBACK");
-                    e.to_string()
+                    Arc::new(e)
                 }),
             None => Ok(()),
         };
