@@ -176,7 +176,6 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     drop(idle);
 
     // The daemon is unharmed.
-    std::thread::sleep(Duration::from_millis(200));
     assert_eq!(ask_socket(&data, b"{\"cmd\":\"status\"}\n")["ok"], true);
     assert_eq!(status(&cfg)["source"], "daemon");
     daemon.signal(SIGTERM);
@@ -266,7 +265,12 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     let cfg = config(dir.path(), &extra);
     let daemon = Daemon::start(&cfg, &data, &[("RUST_LOG", "trace")]);
     // Let ffmpeg try the (closed) port and fail, printing the URL, more than once.
-    std::thread::sleep(Duration::from_secs(4));
+    wait_for("two failed starts", Duration::from_secs(30), || {
+        status(&cfg)["cameras"]["front"]["restarts"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 2
+    });
     assert_eq!(status(&cfg)["source"], "daemon");
     ask_socket(&data, b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n");
     daemon.signal(SIGTERM);

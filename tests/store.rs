@@ -41,6 +41,11 @@ const FIXTURES: &[(u32, &str)] = &[
         "UPDATE upload_job SET upload_id = 'up-2', part_size = 8388608 WHERE id = 1;
          INSERT INTO upload_part (job_id, part_number, size, crc32c, etag) VALUES (1, 1, 8388608, 4294967295, '\"0123456789abcdef0123456789abcdef\"');",
     ),
+    (
+        6,
+        "INSERT INTO upload_job (segment_id, path, object_key, bytes, state, created_ms, done_ms, etag)
+           VALUES (NULL, 'clips/front/front_2023-11-14_22-15-00.mp4', 'clips/front/front_2023-11-14_22-15-00.mp4', 999, 'done', 1700000200000, 1700000300000, '\"e\"');",
+    ),
 ];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {

@@ -178,6 +178,8 @@ impl Db {
               WHERE s.kind = 'continuous'
                 AND (?1 IS NULL OR c.name = ?1)
                 AND (?2 IS NULL OR coalesce(s.end_ms, s.start_ms) >= ?2)
+                -- No segment is longer than a day: this bound lets the start index find them.
+                AND (?2 IS NULL OR s.start_ms >= ?2 - 86400000)
                 AND (?3 IS NULL OR s.start_ms < ?3)
                 AND (?4 IS NULL OR s.state = ?4)
               ORDER BY s.start_ms, c.name

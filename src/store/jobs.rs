@@ -164,15 +164,22 @@ impl Db {
         Ok(ms.map(from_ms))
     }
 
+    /// Jobs in the given states, in the order they go. Read through the state index: a year
+    /// of done jobs costs nothing here.
     pub fn jobs(&self, states: &[JobState]) -> Result<Vec<Job>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM upload_job ORDER BY priority DESC, id");
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM upload_job WHERE state = ?1 ORDER BY priority DESC, id"
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([], job_row)?;
-        let all: Vec<Job> = rows.collect::<Result<_, _>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|j| states.contains(&j.state))
-            .collect())
+        let mut all = Vec::new();
+        for s in states {
+            let rows = stmt.query_map([s], job_row)?;
+            for r in rows {
+                all.push(r?);
+            }
+        }
+        all.sort_by_key(|j: &Job| (std::cmp::Reverse(j.priority), j.id));
+        Ok(all)
     }
 
     pub fn start_multipart(
@@ -265,31 +272,45 @@ impl Db {
         )?)
     }
 
-    /// Every UploadId a job still owns, and every key a job has.
-    pub fn owned_uploads(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    /// Every UploadId a job still owns.
+    pub fn owned_upload_ids(&self) -> Result<Vec<String>, StoreError> {
         let ids = self
             .conn
-            .prepare("SELECT upload_id FROM upload_job WHERE upload_id IS NOT NULL")?
+            .prepare_cached("SELECT upload_id FROM upload_job WHERE upload_id IS NOT NULL")?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let keys = self
+        Ok(ids)
+    }
+
+    /// Those of `keys` that some job uploads to.
+    pub fn known_keys(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut stmt = self
             .conn
-            .prepare("SELECT object_key FROM upload_job")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok((ids, keys))
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM upload_job WHERE object_key = ?1)")?;
+        let mut known = std::collections::HashSet::new();
+        for k in keys {
+            if stmt.query_row([&k], |r| r.get::<_, bool>(0))? {
+                known.insert(k);
+            }
+        }
+        Ok(known)
     }
 
     pub fn queue_summary(&self, now: DateTime<Utc>) -> Result<QueueSummary, StoreError> {
         Ok(self.conn.query_row(
+            // One subquery per figure, each on an index: the cost follows the queue, not
+            // the year of done jobs behind it.
             "SELECT
-               count(*) FILTER (WHERE state = 'pending'),
-               coalesce(sum(bytes - bytes_done) FILTER (WHERE state IN ('pending', 'uploading')), 0),
-               min(created_ms) FILTER (WHERE state IN ('pending', 'uploading')),
-               count(*) FILTER (WHERE state = 'uploading'),
-               count(*) FILTER (WHERE state = 'failed'),
-               count(*) FILTER (WHERE state = 'done' AND done_ms >= ?1)
-             FROM upload_job",
+               (SELECT count(*) FROM upload_job WHERE state = 'pending'),
+               (SELECT coalesce(sum(bytes - bytes_done), 0) FROM upload_job
+                 WHERE state IN ('pending', 'uploading')),
+               (SELECT min(created_ms) FROM upload_job WHERE state IN ('pending', 'uploading')),
+               (SELECT count(*) FROM upload_job WHERE state = 'uploading'),
+               (SELECT count(*) FROM upload_job WHERE state = 'failed'),
+               (SELECT count(*) FROM upload_job WHERE state = 'done' AND done_ms >= ?1)",
             [to_ms(now) - 86_400_000],
             |r| {
                 Ok(QueueSummary {

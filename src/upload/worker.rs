@@ -364,9 +364,12 @@ async fn upload_s3(
 /// creating an upload and recording it, or by a job since reset).
 async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
     let template = plan::static_prefix(&ctx.cfg.upload.key_template).to_string();
-    let (ids, keys) = ctx.store.read(|db| db.owned_uploads()).await?;
-    let (ids, keys): (HashSet<String>, HashSet<String>) =
-        (ids.into_iter().collect(), keys.into_iter().collect());
+    let ids: HashSet<String> = ctx
+        .store
+        .read(|db| db.owned_upload_ids())
+        .await?
+        .into_iter()
+        .collect();
     // A fixed template prefix is ours alone; elsewhere (no prefix, the shared `clips/` and
     // `snapshots/`) only keys our own jobs use are ours to clean.
     let mut prefixes = vec![(template.clone(), !template.is_empty())];
@@ -377,7 +380,11 @@ async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
         ]);
     }
     for (prefix, exclusive) in prefixes {
-        for (key, id) in s3.list_uploads(&prefix).await? {
+        let open = s3.list_uploads(&prefix).await?;
+        // Only the keys the server lists are looked up, in the key's index.
+        let listed: Vec<String> = open.iter().map(|(k, _)| k.clone()).collect();
+        let keys = ctx.store.read(move |db| db.known_keys(listed)).await?;
+        for (key, id) in open {
             let ours = exclusive || keys.contains(&key);
             if ours && !ids.contains(&id) {
                 tracing::info!(%key, "upload: aborting an abandoned multipart upload");
