@@ -9,7 +9,7 @@ ARMV7_BIN := target/$(ARMV7)/release/camvault
 DEMO_SECONDS ?= 60
 DEMO_DIR ?= camvault-demo
 
-.PHONY: all build demo test lint deps cross cross-aarch64 cross-armv7 bench image security clean
+.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image security clean
 
 all: build
 
@@ -26,6 +26,11 @@ demo:
 test: deps lint cross-aarch64
 	AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
 	$(MAKE) --no-print-directory security
+
+## The fast tier (under 3 minutes warm): format, lints, unit tests and the in-process
+## integration tests (store, config, the kill -9 loop). `make test` stays the full suite.
+check: lint
+	$(CARGO) test --locked --lib --test store --test config --test store_crash
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -171,6 +171,18 @@ impl RecorderHandle {
         }
     }
 
+    /// Recovery as after an ffmpeg run that began at `since` (every day folder when None).
+    /// Run only while the camera's ffmpeg does not: the benchmark and tests call it on
+    /// stopped cameras.
+    pub async fn recover(
+        &self,
+        camera: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<recovery::Recovered, RecorderError> {
+        self.known(camera)?;
+        recovery::reconcile(&self.ctx, camera, since).await
+    }
+
     /// Closed segments from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SegmentEvent> {
         self.events.subscribe()

@@ -171,31 +171,51 @@ impl Db {
         Ok(())
     }
 
+    /// Only the filters given become SQL, so SQLite can use the start index for a time
+    /// range (`?1 IS NULL OR …` would hide it and scan every row ever stored).
     pub fn segments(&self, f: &SegmentFilter) -> Result<Vec<SegmentRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut sql = String::from(
             "SELECT s.id, c.name, s.path, s.start_ms, s.end_ms, s.duration_ms, s.bytes, s.state
                FROM segment s JOIN camera c ON c.id = s.camera_id
-              WHERE s.kind = 'continuous'
-                AND (?1 IS NULL OR c.name = ?1)
-                AND (?2 IS NULL OR coalesce(s.end_ms, s.start_ms) >= ?2)
-                -- No segment is longer than a day: this bound lets the start index find them.
-                AND (?2 IS NULL OR s.start_ms >= ?2 - 86400000)
-                AND (?3 IS NULL OR s.start_ms < ?3)
-                AND (?4 IS NULL OR s.state = ?4)
-              ORDER BY s.start_ms, c.name
-              LIMIT ?5",
-        )?;
-        let limit = f.limit.map_or(-1, i64::from);
-        let rows = stmt.query_map(
-            params![
-                f.camera,
-                f.since.map(to_ms),
-                f.until.map(to_ms),
-                f.state,
-                limit
-            ],
-            segment_row,
-        )?;
+              WHERE +s.kind = 'continuous'",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, cond: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            *sql += &cond.replace('?', &format!("?{}", args.len()));
+        };
+        if let Some(cam) = &f.camera {
+            arg(&mut sql, " AND c.name = ?", cam.clone().into());
+        }
+        if let Some(since) = f.since {
+            // No segment is longer than a day: the lower bound lets the index find them.
+            arg(
+                &mut sql,
+                " AND coalesce(s.end_ms, s.start_ms) >= ?",
+                to_ms(since).into(),
+            );
+            arg(
+                &mut sql,
+                " AND s.start_ms >= ?",
+                (to_ms(since) - 86_400_000).into(),
+            );
+        }
+        if let Some(until) = f.until {
+            arg(&mut sql, " AND s.start_ms < ?", to_ms(until).into());
+        }
+        if let Some(state) = f.state {
+            arg(
+                &mut sql,
+                " AND s.state = ?",
+                state.as_str().to_string().into(),
+            );
+        }
+        sql += " ORDER BY s.start_ms, c.name";
+        if let Some(limit) = f.limit {
+            arg(&mut sql, " LIMIT ?", i64::from(limit).into());
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), segment_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
