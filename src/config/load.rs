@@ -37,6 +37,12 @@ pub fn load_str(text: &str, file: &Path, env: &[(String, String)]) -> Result<Con
     loader.apply_env(&mut cfg, env)?;
     loader.read_secrets(&mut cfg)?;
     validate(&cfg).map_err(|(key, reason)| loader.error(&key, reason))?;
+    for cam in &mut cfg.cameras {
+        // Validation refused every source whose kind is unknown.
+        if let Some(kind) = super::SourceKind::of(&cam.source) {
+            cam.kind = kind;
+        }
+    }
     Ok(cfg)
 }
 

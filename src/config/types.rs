@@ -93,6 +93,10 @@ pub struct CameraConfig {
     pub encoder: String,
     #[serde(default)]
     pub audio: AudioMode,
+    /// What `source` names, resolved once when the config is loaded (validation refuses any
+    /// other scheme); never written or read as a key.
+    #[serde(skip)]
+    pub kind: SourceKind,
 }
 
 fn yes() -> bool {
@@ -104,8 +108,9 @@ fn default_encoder() -> String {
 }
 
 /// The kind of camera a `source` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceKind {
+    #[default]
     Rtsp,
     V4l2,
     Test,

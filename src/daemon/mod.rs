@@ -79,7 +79,7 @@ impl Daemon {
         let cams: Vec<(String, SourceKind, bool)> = cfg
             .cameras
             .iter()
-            .filter_map(|c| SourceKind::of(&c.source).map(|k| (c.name.clone(), k, c.enabled)))
+            .map(|c| (c.name.clone(), c.kind, c.enabled))
             .collect();
         let now = clock.now();
         store.write(move |db| db.sync_cameras(&cams, now)).await?;

@@ -45,7 +45,7 @@ pub const RTSP_TIMEOUT_US: u64 = 5_000_000;
 fn video_encoder<'a>(spec: &RecordSpec<'a>) -> &'a str {
     let cam = spec.camera;
     // A test camera's clip is already H.264: copying is the whole point of it being cheap.
-    if SourceKind::of(&cam.source) == Some(SourceKind::Test) {
+    if cam.kind == SourceKind::Test {
         return "copy";
     }
     let raw_v4l2 = spec.v4l2.is_some_and(|c| !c.copy);
@@ -84,9 +84,9 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
         ],
     );
     let cam = spec.camera;
-    let kind = SourceKind::of(&cam.source);
+    let kind = cam.kind;
     match kind {
-        Some(SourceKind::Rtsp) if spec.rtsp_list.is_some() => {
+        SourceKind::Rtsp if spec.rtsp_list.is_some() => {
             push(
                 &mut a,
                 &[
@@ -101,7 +101,7 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
             );
             a.push(spec.rtsp_list.unwrap_or(Path::new("")).into());
         }
-        Some(SourceKind::Rtsp) => {
+        SourceKind::Rtsp => {
             push(
                 &mut a,
                 &[
@@ -114,7 +114,7 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
             );
             a.push(cam.source.expose().into());
         }
-        Some(SourceKind::V4l2) => {
+        SourceKind::V4l2 => {
             let device = cam.source.expose().trim_start_matches("v4l2://");
             push(&mut a, &["-f", "v4l2"]);
             if let Some(c) = spec.v4l2 {
@@ -125,7 +125,7 @@ pub fn record_args(spec: &RecordSpec<'_>) -> Vec<OsString> {
             }
             push(&mut a, &["-i", device]);
         }
-        Some(SourceKind::Test) | None => {
+        SourceKind::Test => {
             push(&mut a, &["-re", "-stream_loop", "-1", "-i"]);
             a.push(spec.test_clip.into());
         }
@@ -213,6 +213,7 @@ mod tests {
             enabled: true,
             encoder: encoder.into(),
             audio,
+            kind: SourceKind::of(&SensitiveUrl::new(source)).unwrap(),
         }
     }
 

@@ -149,7 +149,7 @@ impl CameraTask {
     /// Writes the private ffconcat file that keeps an RTSP password off ffmpeg's command line
     /// (`None` for sources without credentials).
     fn rtsp_list_file(&self) -> Result<Option<std::path::PathBuf>, RecorderError> {
-        if SourceKind::of(&self.cam.source) != Some(SourceKind::Rtsp) || self.secrets.is_empty() {
+        if self.cam.kind != SourceKind::Rtsp || self.secrets.is_empty() {
             return Ok(None);
         }
         use std::io::Write;
@@ -173,8 +173,8 @@ impl CameraTask {
         let port = url
             .port()
             .unwrap_or(if url.scheme() == "rtsps" { 322 } else { 554 });
-        match SourceKind::of(&self.cam.source) {
-            Some(SourceKind::Rtsp) => Some(format!("{}:{port}", url.host_str()?)),
+        match self.cam.kind {
+            SourceKind::Rtsp => Some(format!("{}:{port}", url.host_str()?)),
             _ => None,
         }
     }
@@ -186,13 +186,13 @@ impl CameraTask {
     ) -> Result<Stop, RecorderError> {
         let cam_dir = self.ctx.data_dir.recordings(&self.cam.name);
         layout::ensure_day_dirs(&cam_dir, self.ctx.health.now())?;
-        let kind = SourceKind::of(&self.cam.source);
+        let kind = self.cam.kind;
         let clip = match kind {
-            Some(SourceKind::Test) => self.ctx.test_clip().await?,
+            SourceKind::Test => self.ctx.test_clip().await?,
             _ => Default::default(),
         };
         let v4l2 = match kind {
-            Some(SourceKind::V4l2) => {
+            SourceKind::V4l2 => {
                 let device = self.cam.source.expose().trim_start_matches("v4l2://");
                 let formats = v4l2::list_formats(device).await?;
                 let choice = v4l2::choose(&formats).ok_or_else(|| {
