@@ -334,7 +334,10 @@ pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> O
         wake: Arc::new(Notify::new()),
     };
     let dir = inbox_dir(cfg);
-    watch_inbox(&dir, handle.wake.clone());
+    let (watched, wake) = (dir.clone(), handle.wake.clone());
+    tasks.spawn_supervised("relay inbox watch", move |tok| {
+        watch_inbox(watched.clone(), wake.clone(), tok)
+    });
     let rules = Rules {
         min_age: chrono::Duration::seconds(r.min_file_age_seconds.into()),
         max_lag: chrono::Duration::seconds(r.max_lag_seconds.into()),
@@ -367,35 +370,56 @@ pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> O
 }
 
 /// Wakes the relay when a file in the inbox is closed after writing or moved in (files that
-/// arrive by other means than our FTP server: a share, rsync). The scan interval remains the
-/// fallback when inotify is unavailable.
-fn watch_inbox(dir: &std::path::Path, wake: Arc<Notify>) {
+/// arrive by other means than our FTP server: a share, rsync), until cancelled. The scan
+/// interval remains the fallback when inotify is unavailable.
+async fn watch_inbox(
+    dir: PathBuf,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) -> Result<(), RelayError> {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        tracing::warn!(error = %e, "relay: cannot create the inbox");
-        return;
-    }
-    let watch = Inotify::init(InitFlags::IN_CLOEXEC).and_then(|ino| {
-        ino.add_watch(
-            dir,
-            AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
-        )?;
-        Ok(ino)
-    });
-    match watch {
-        Ok(ino) => {
-            let spawned = std::thread::Builder::new()
-                .name("relay-inotify".into())
-                .spawn(move || {
-                    while ino.read_events().is_ok() {
-                        wake.notify_one();
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "relay: no inotify thread; scanning only");
-            }
+    use tokio::io::unix::AsyncFd;
+    let inbox_err = |e: nix::Error| RelayError::Inbox {
+        path: dir.clone(),
+        source: std::io::Error::from(e),
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| RelayError::Inbox {
+        path: dir.clone(),
+        source,
+    })?;
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).map_err(inbox_err)?;
+    ino.add_watch(
+        &dir,
+        AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
+    )
+    .map_err(inbox_err)?;
+    // SAFETY: `Watch` owns the inotify descriptor, which stays open and the same until the
+    // AsyncFd (and with it the Watch) is dropped.
+    let fd = unsafe { AsyncFd::register_with_interest(Watch(ino), tokio::io::Interest::READABLE) }
+        .map_err(|e| RelayError::Inbox {
+            path: dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    loop {
+        let mut ready = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = fd.readable() => r.map_err(|source| RelayError::Inbox { path: dir.clone(), source })?,
+        };
+        match ready.get_inner().0.read_events() {
+            Ok(events) if !events.is_empty() => wake.notify_one(),
+            Ok(_) | Err(nix::Error::EAGAIN) => ready.clear_ready(),
+            Err(e) => return Err(inbox_err(e)),
         }
-        Err(e) => tracing::warn!(error = %e, "relay: inotify unavailable; scanning only"),
+    }
+}
+
+/// The inotify instance, as the file descriptor tokio's reactor waits on.
+struct Watch(nix::sys::inotify::Inotify);
+
+impl std::os::fd::AsRawFd for Watch {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
     }
 }
 
