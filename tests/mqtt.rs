@@ -485,6 +485,161 @@ fn commands_round_trip_and_a_burst_of_bad_ones_harms_nothing() {
     assert_eq!(replies.len() + dropped, 1000);
 }
 
+/// What a hostile or careless broker user can send: a retained command (it would run at every
+/// reconnect), a retained 2 MiB message, clips far in the future that would hold every slot,
+/// another client's `offline` on our availability topic.
+#[test]
+fn retained_oversized_and_slot_hogging_commands_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), None);
+    let cfg = mqtt_config(dir.path(), broker.port, "");
+    let data = dir.path().join("data");
+    let peer = Peer::connect(
+        broker.port,
+        &[
+            &format!("{BASE}/cmd/+/reply"),
+            &format!("{BASE}/state"),
+            &format!("{BASE}/availability"),
+        ],
+    );
+    // Left on the broker before the daemon connects (MQTT hands a retained message over with
+    // its flag only then): a `record` that would stop the camera at every reconnect, and a
+    // 2 MiB command, over the command size limit.
+    let stop = json!({"camera": "front", "enabled": false, "request_id": "ret-1"}).to_string();
+    peer.client
+        .publish(format!("{BASE}/cmd/record"), QoS::AtLeastOnce, true, stop)
+        .unwrap();
+    let mut o = MqttOptions::new("big-sender", "127.0.0.1", broker.port);
+    o.set_credentials(USER, PASS);
+    o.set_max_packet_size(4 << 20, 4 << 20);
+    let (big, mut conn) = Client::new(o, 16);
+    std::thread::spawn(move || for _ in conn.iter() {});
+    big.publish(
+        format!("{BASE}/cmd/status"),
+        QoS::AtLeastOnce,
+        true,
+        vec![b'x'; 2 << 20],
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let refused = |name: &'static str| {
+        move |t: &str, p: &[u8]| {
+            t.ends_with(&format!("/cmd/{name}/reply"))
+                && json_of(p)["ok"] == false
+                && json_of(p)["error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("retained")
+        }
+    };
+    // Both refusals, in whichever order they come.
+    let (record, status) = (refused("record"), refused("status"));
+    let (mut got_record, mut got_status) = (false, false);
+    peer.expect(
+        "both retained commands refused",
+        Duration::from_secs(30),
+        |t, p| {
+            got_record |= record(t, p);
+            got_status |= status(t, p);
+            got_record && got_status
+        },
+    );
+    let recording = |p: &[u8]| json_of(p)["cameras"]["front"]["state"] == "recording";
+    peer.expect("front recording", Duration::from_secs(30), |t, p| {
+        t.ends_with("/state") && recording(p)
+    });
+
+    // Sixteen clips waiting for a post-roll five minutes away fill the clip slots; a status
+    // still gets its answer, and a clip two hours ahead is refused at once.
+    let far = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    peer.publish(
+        &format!("{BASE}/cmd/clip"),
+        json!({"camera": "front", "at": far, "request_id": "far"}).to_string(),
+    );
+    let (_, r) = peer.expect("the far clip refused", Duration::from_secs(10), |t, p| {
+        t.ends_with("/cmd/clip/reply") && json_of(p)["request_id"] == "far"
+    });
+    assert!(json_of(&r)["error"].as_str().unwrap().contains("future"));
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(300)).to_rfc3339();
+    for i in 0..16 {
+        let clip = json!({"camera": "front", "at": at, "request_id": format!("c{i}")});
+        peer.publish(&format!("{BASE}/cmd/clip"), clip.to_string());
+    }
+    peer.publish(
+        &format!("{BASE}/cmd/clip"),
+        json!({"camera": "front", "at": at, "request_id": "c16"}).to_string(),
+    );
+    let (_, r) = peer.expect(
+        "the 17th clip waits for no slot",
+        Duration::from_secs(10),
+        |t, p| t.ends_with("/cmd/clip/reply") && json_of(p)["request_id"] == "c16",
+    );
+    assert!(
+        json_of(&r)["error"].as_str().unwrap().contains("busy"),
+        "{r:?}"
+    );
+    peer.publish(
+        &format!("{BASE}/cmd/status"),
+        json!({"request_id": "st"}).to_string(),
+    );
+    let (_, r) = peer.expect("status answered", Duration::from_secs(10), |t, p| {
+        t.ends_with("/cmd/status/reply") && json_of(p)["request_id"] == "st"
+    });
+    assert_eq!(json_of(&r)["ok"], true);
+
+    // Another client says we are offline: we say online again.
+    let liar = Peer::connect(broker.port, &[]);
+    liar.client
+        .publish(
+            format!("{BASE}/availability"),
+            QoS::AtLeastOnce,
+            true,
+            "offline",
+        )
+        .unwrap();
+    peer.expect("online again", Duration::from_secs(10), |t, p| {
+        t.ends_with("/availability") && p == b"online"
+    });
+
+    // A restart: the retained record and the retained 2 MiB message come again, and change
+    // nothing.
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0);
+    assert_eq!(
+        log.matches("mqtt: connected").count(),
+        1,
+        "no reconnect in the first run"
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    peer.expect("refused again", Duration::from_secs(30), refused("record"));
+    peer.expect(
+        "recording after the restart",
+        Duration::from_secs(30),
+        |t, p| t.ends_with("/state") && recording(p),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let states: Vec<Value> = peer
+        .drain()
+        .into_iter()
+        .filter(|(t, _, _)| t.ends_with("/state"))
+        .map(|(_, p, _)| json_of(&p))
+        .collect();
+    assert!(
+        !states.is_empty()
+            && states
+                .iter()
+                .all(|s| s["cameras"]["front"]["state"] == "recording"),
+        "the retained record never stopped the camera"
+    );
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0);
+    assert_eq!(log.matches("mqtt: connected").count(), 1, "{log}");
+}
+
 #[test]
 fn reconnects_after_twenty_broker_restarts() {
     let dir = tempfile::tempdir().unwrap();

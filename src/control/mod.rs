@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use client::{request, request_within};
-pub use command::{Command, DEFAULT_POST_S, DEFAULT_PRE_S, Reply, Request};
+pub use command::{Command, DEFAULT_POST_S, DEFAULT_PRE_S, MAX_CLIP_SIDE_S, Reply, Request};
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::{DeviceEvent, Health, MediaReady};
@@ -48,6 +48,8 @@ pub enum CommandError {
     Off(&'static str),
     #[error("unknown command `{0}`")]
     Unknown(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("`{0}` is not available yet")]
     NotYet(String),
     #[error(transparent)]
@@ -133,6 +135,13 @@ impl Dispatcher {
                     Some(t) => crate::base::clock::parse_time(t, now)?,
                     None => now,
                 };
+                // A clip further ahead would hold its command slot until then.
+                let ahead = chrono::Duration::seconds(MAX_CLIP_SIDE_S.into());
+                if at > now + ahead {
+                    return Err(CommandError::Invalid(format!(
+                        "`at` is more than {MAX_CLIP_SIDE_S} s in the future"
+                    )));
+                }
                 let pre = std::time::Duration::from_secs(a.pre_s.unwrap_or(DEFAULT_PRE_S).into());
                 let post =
                     std::time::Duration::from_secs(a.post_s.unwrap_or(DEFAULT_POST_S).into());

@@ -18,13 +18,20 @@ use super::outbox::Outbox;
 use super::topics::Topics;
 use crate::base::Backoff;
 use crate::config::Config;
-use crate::control::{Dispatcher, MAX_REQUEST_BYTES, Reply, Request};
+use crate::control::{Command, Dispatcher, MAX_REQUEST_BYTES, Reply, Request};
 use crate::health::{DeviceEvent, Health, MediaReady};
 use crate::store::Store;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Commands handled at once; more are answered "busy".
 const MAX_COMMANDS_IN_FLIGHT: usize = 16;
+/// The longest a command may take: a clip of the longest pre- and post-roll waits for its
+/// post-roll, plus time to cut it.
+const COMMAND_DEADLINE: Duration =
+    Duration::from_secs(2 * crate::control::command::MAX_CLIP_SIDE_S as u64 + 120);
+/// Incoming packets up to this size are read (and refused if over the command limit) rather
+/// than dropping the connection; the broker's `message_size_limit` should be lower.
+const MAX_INCOMING_PACKET: usize = 8 * 1024 * 1024;
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 fn read(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, MqttError> {
@@ -51,7 +58,7 @@ fn options(cfg: &Config, topics: &Topics) -> Result<MqttOptions, MqttError> {
     o.set_keep_alive(KEEP_ALIVE);
     o.set_clean_session(true);
     // Oversized commands are refused by us with a reply, not by the client with a disconnect.
-    o.set_max_packet_size(1024 * 1024, 4 * 1024 * 1024);
+    o.set_max_packet_size(MAX_INCOMING_PACKET, 4 * 1024 * 1024);
     let decode = |s: &str| {
         url::form_urlencoded::parse(format!("x={s}").as_bytes())
             .next()
@@ -119,7 +126,7 @@ pub async fn run(
         tokio::time::interval(Duration::from_secs(cfg.mqtt.health_interval_seconds.into()));
     let mut changes = health.changes();
     let mut events = health.events();
-    let slots = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
+    let slots = Slots::default();
     let counters = Arc::new(Counters::default());
     let mut last_state = Instant::now() - Duration::from_secs(60);
     let mut last_error_log: Option<Instant> = None;
@@ -133,6 +140,8 @@ pub async fn run(
                     backoff.reset();
                     tracing::info!("mqtt: connected");
                     let _ = client.try_subscribe(topics.commands(), QoS::AtLeastOnce);
+                    // To put `online` back when another client claims we are offline.
+                    let _ = client.try_subscribe(topics.availability(), QoS::AtLeastOnce);
                     let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "online");
                     if cfg.mqtt.ha_discovery {
                         announce(&cfg, &topics, &client, &store).await?;
@@ -146,7 +155,20 @@ pub async fn run(
                     last_state = Instant::now();
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
+                    if p.topic == topics.availability() {
+                        if connected && p.payload.as_ref() != b"online" {
+                            tracing::warn!("mqtt: another client marked this device offline; correcting");
+                            let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "online");
+                        }
+                        continue;
+                    }
                     let Some(name) = topics.command_name(&p.topic) else { continue };
+                    if p.retain {
+                        // A retained command would run again at every reconnect, for ever.
+                        tracing::warn!(command = name, "mqtt: ignored a retained command");
+                        refuse(name, "retained commands are never executed: publish without the retain flag", &client, &topics, &counters);
+                        continue;
+                    }
                     command(name, p.payload.to_vec(), &dispatcher, &client, &topics, &slots, &counters);
                 }
                 Ok(_) => {}
@@ -265,15 +287,41 @@ async fn publish_state(
     }
 }
 
+/// Commands in flight, in two pools.
+struct Slots {
+    quick: Arc<Semaphore>,
+    media: Arc<Semaphore>,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots {
+            quick: Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT)),
+            media: Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT)),
+        }
+    }
+}
+
+/// An `ok: false` reply to a command that is not carried out.
+fn refuse(name: &str, why: &str, client: &AsyncClient, topics: &Topics, counters: &Counters) {
+    let body = serde_json::to_vec(&Reply::err(serde_json::Value::Null, why)).unwrap_or_default();
+    if client
+        .try_publish(topics.reply(name), QoS::AtLeastOnce, false, body)
+        .is_err()
+    {
+        counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Answers one command: bad ones at once, good ones in their own task so a slow command
-/// never holds up the event loop.
+/// never holds up the event loop. Each has a deadline, so no command holds a slot for ever.
 fn command(
     name: &str,
     payload: Vec<u8>,
     dispatcher: &Dispatcher,
     client: &AsyncClient,
     topics: &Topics,
-    slots: &Arc<Semaphore>,
+    slots: &Slots,
     counters: &Arc<Counters>,
 ) {
     let reply_topic = topics.reply(name);
@@ -298,7 +346,12 @@ fn command(
         send(&Reply::err(req.request_id.clone(), e.clone()));
         return;
     }
-    let Ok(permit) = slots.clone().try_acquire_owned() else {
+    let pool = match &req.command {
+        // Clips wait for their post-roll: they must not starve quick commands.
+        Ok(Command::Clip(_) | Command::Snapshot(_)) => &slots.media,
+        _ => &slots.quick,
+    };
+    let Ok(permit) = pool.clone().try_acquire_owned() else {
         send(&Reply::err(
             req.request_id,
             "busy: too many commands in flight",
@@ -307,7 +360,10 @@ fn command(
     };
     let (dispatcher, client, counters) = (dispatcher.clone(), client.clone(), counters.clone());
     tokio::spawn(async move {
-        let reply = dispatcher.answer_request(req).await;
+        let id = req.request_id.clone();
+        let reply = tokio::time::timeout(COMMAND_DEADLINE, dispatcher.answer_request(req))
+            .await
+            .unwrap_or_else(|_| Reply::err(id, "timed out"));
         let body = serde_json::to_vec(&reply).unwrap_or_default();
         if client
             .publish(reply_topic, QoS::AtLeastOnce, false, body)
