@@ -233,6 +233,51 @@ fn secret_files_must_be_private() {
     );
 }
 
+/// A FIFO (or any non-regular file) as the config or a secret is refused at once: reading it
+/// would block `check-config` and the daemon for ever.
+#[test]
+fn config_and_secrets_must_be_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let t = std::time::Instant::now();
+    assert_error(&check(&fifo, &[]), &["fifo", "not a regular file"]);
+    let extra = format!(
+        "[upload]\ndestination = \"s3\"\nbucket = \"bkt\"\naccess_key_id = \"AK\"\nsecret_access_key_file = \"{}\"\n",
+        fifo.display()
+    );
+    let path = config(dir.path(), &extra);
+    assert_error(
+        &check(&path, &[]),
+        &["upload.secret_access_key_file", "not a regular file"],
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "no hang");
+}
+
+/// A value that is not UTF-8 under our prefix names the variable, never the value; one
+/// elsewhere in the environment is none of our business.
+#[test]
+fn an_environment_value_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), "");
+    let bad = std::ffi::OsStr::from_bytes(b"Sekr\xffet");
+    let r = run(camvault()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .env("CAMVAULT_UPLOAD_BUCKET", bad));
+    assert_error(&r, &["CAMVAULT_UPLOAD_BUCKET", "not valid UTF-8"]);
+    assert!(!r.stderr.contains("Sekr"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+    let r = run(camvault()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .env("SOME_OTHER_VAR", bad));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn a_secret_given_twice_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,12 +17,40 @@ const ENV_RESERVED: &[&str] = &["CAMVAULT_CONFIG"];
 
 /// Reads and validates the config file, with overrides from this process's environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let read_err = |reason: String| ConfigError::Read {
         file: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    load_str(&text, path, &env)
+        reason,
+    };
+    let meta = fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
+    // A FIFO or a device would block the read or never end.
+    if !meta.is_file() {
+        return Err(read_err("not a regular file".into()));
+    }
+    let text = fs::read_to_string(path).map_err(|e| read_err(e.to_string()))?;
+    load_str(&text, path, &environment(path)?)
+}
+
+/// This process's environment, without panicking on bytes that are not UTF-8: such a value
+/// under our prefix is an error naming the variable (never its value); elsewhere it is not
+/// ours to read.
+fn environment(file: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        match v.into_string() {
+            Ok(v) => env.push((k.to_string(), v)),
+            Err(_) if k.starts_with(ENV_PREFIX) => {
+                return Err(ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    key: k.to_string(),
+                    origin: Origin::Env(k.to_string()),
+                    reason: "the value is not valid UTF-8".into(),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(env)
 }
 
 /// Parses `text` (the contents of `file`), applies the `CAMVAULT_*` entries of `env`, reads
@@ -263,6 +291,10 @@ fn coerce(current: Option<&toml::Value>, raw: &str) -> Result<toml::Value, Strin
 /// Refuses a secret file that group or others can read: the secret would already be out.
 fn check_private(path: &Path) -> Result<(), String> {
     let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A FIFO or a device would block the read or never end.
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(format!(
