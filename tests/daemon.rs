@@ -297,6 +297,54 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     }
 }
 
+/// Children see only PATH and TZ: not our `CAMVAULT_*` overrides, not `AWS_*` credentials.
+#[test]
+fn children_get_a_clean_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(
+        dir.path(),
+        "[[camera]]\nname = \"front\"\nsource = \"test:\"\n",
+    );
+    let daemon = Daemon::start(
+        &cfg,
+        &data,
+        &[
+            ("AWS_SECRET_ACCESS_KEY", "EnvCanary8"),
+            ("CAMVAULT_LOG_LEVEL", "info"),
+        ],
+    );
+    wait_for("front recording", Duration::from_secs(40), || {
+        status(&cfg)["cameras"]["front"]["state"] == "recording"
+    });
+    let parent = daemon.pid().to_string();
+    let children: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
+            // The parent pid is the second field after the parenthesised command name.
+            let after = &stat[stat.rfind(')')? + 2..];
+            (after.split(' ').nth(1)? == parent).then(|| p.file_name().into_string().ok())?
+        })
+        .collect();
+    assert!(!children.is_empty(), "ffmpeg runs as a child");
+    for pid in &children {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env);
+        let vars: Vec<&str> = env.split('\0').filter(|v| !v.is_empty()).collect();
+        assert!(vars.contains(&"TZ=UTC"), "{vars:?}");
+        for v in &vars {
+            assert!(
+                v.starts_with("PATH=") || v.starts_with("TZ="),
+                "child {pid} inherited {v}"
+            );
+        }
+    }
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
+}
+
 #[test]
 fn segments_and_queue_list_the_store() {
     let dir = tempfile::tempdir().unwrap();

@@ -166,7 +166,7 @@ impl Dispatcher {
                 // Answer first; the reboot happens a moment later.
                 tokio::spawn(async {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    let _ = tokio::process::Command::new("systemctl")
+                    let _ = crate::media::process::command("systemctl")
                         .arg("reboot")
                         .status()
                         .await;

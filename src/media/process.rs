@@ -1,5 +1,5 @@
-//! Rules for every child process: argv (never a shell), its own process group, TZ=UTC (ffmpeg's
-//! strftime names files in local time), stdin closed, killed if camvault dies, stopped with one
+//! Rules for every child process: argv (never a shell), its own process group, a clean
+//! environment with TZ=UTC (ffmpeg's strftime names files in local time), stdin closed, killed if camvault dies, stopped with one
 //! SIGINT then SIGKILL after a timeout, and always reaped.
 
 use std::ffi::OsString;
@@ -12,6 +12,19 @@ use tokio::process::{Child, Command};
 
 use super::MediaError;
 
+/// A command with a clean environment: only `PATH` and `TZ=UTC`. Nothing of ours (the
+/// `CAMVAULT_*` overrides, `AWS_*` credentials, `NOTIFY_SOCKET`) reaches a child.
+pub fn command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        )
+        .env("TZ", "UTC");
+    cmd
+}
+
 pub fn spawn(program: &str, args: &[OsString]) -> Result<Child, MediaError> {
     spawn_io(program, args, Stdio::null())
 }
@@ -23,9 +36,8 @@ pub fn spawn_with_stdin(program: &str, args: &[OsString]) -> Result<Child, Media
 
 fn spawn_io(program: &str, args: &[OsString], stdin: Stdio) -> Result<Child, MediaError> {
     let parent = std::process::id();
-    let mut cmd = Command::new(program);
+    let mut cmd = command(program);
     cmd.args(args)
-        .env("TZ", "UTC")
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,7 +67,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(program)
+    command(program)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
