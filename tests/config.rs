@@ -278,6 +278,74 @@ fn an_environment_value_that_is_not_utf8() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// Hostile and careless input, one class per row: exit 2 naming the key, one line, no value
+/// quoted (each bad value carries a canary), no panic.
+#[test]
+fn hostile_input_is_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "[upload]\nkey_template = \"../Canary1/{file}\"\n",
+            "upload.key_template",
+        ),
+        (
+            "[upload]\nkey_template = \"a/./Canary1/{file}\"\n",
+            "upload.key_template",
+        ),
+        (
+            "[upload]\nkey_template = \"Canary1\\n/{file}\"\n",
+            "upload.key_template",
+        ),
+        (
+            "[[camera]]\nname = \"c\"\nsource = \"rtsp://u:Canary1@h/x\\nfile /etc/passwd\"\n",
+            "camera[0].source",
+        ),
+        (
+            "[[camera]]\nname = \"c\"\nsource = \"v4l2:///dev/sda\"\n",
+            "camera[0].source",
+        ),
+        (
+            "[[camera]]\nname = \"c\"\nsource = \"v4l2:///dev/../etc/Canary1\"\n",
+            "camera[0].source",
+        ),
+        (
+            "[upload]\ndestination = \"dir\"\ndir = \"/srv/Canary1\\n\"\n",
+            "upload.dir",
+        ),
+        (
+            "[relay]\nwatch_dir = \"/srv/../Canary1\"\n",
+            "relay.watch_dir",
+        ),
+        ("[mqtt]\nurl = \"mqtt://u:Canary1@broker:0\"\n", "mqtt.url"),
+        (
+            "[ftp]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[[ftp.users]]\nname = \"cam\"\npassword = \"Canary1\"\n",
+            "ftp.listen",
+        ),
+        (
+            "[upload]\npart_size_mib = 99999999999999999999\n",
+            "upload.part_size_mib",
+        ),
+        (
+            "[recording]\nsegment_seconds = -1\n",
+            "recording.segment_seconds",
+        ),
+    ];
+    for (extra, key) in cases {
+        let path = config(dir.path(), extra);
+        let r = check(&path, &[]);
+        assert_error(&r, &[key]);
+        assert!(!r.stderr.contains("Canary1"), "{extra}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{extra}: {}", r.stderr);
+    }
+    // The data folder comes from the config helper's [device]; the environment overrides it.
+    let path = config(dir.path(), "");
+    for bad in ["/var/lib/../../Canary1", "/var/lib/Canary1\u{7}"] {
+        let r = check(&path, &[("CAMVAULT_DEVICE_DATA_DIR", bad)]);
+        assert_error(&r, &["device.data_dir", "CAMVAULT_DEVICE_DATA_DIR"]);
+        assert!(!r.stderr.contains("Canary1"), "{}", r.stderr);
+    }
+}
+
 #[test]
 fn a_secret_given_twice_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

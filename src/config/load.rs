@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::locate::{line_col, locate};
+use super::locate::{key_at, line_col, locate};
 use super::types::ENV_SECTIONS;
 use super::validate::validate;
 use super::{Config, ConfigError, Origin, Secret, SensitiveUrl};
@@ -98,8 +98,14 @@ impl Loader<'_> {
     fn parse(&self) -> Result<Config, ConfigError> {
         let de = toml::Deserializer::new(self.text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let (key, reason) = describe(&e.path().to_string(), e.inner().message());
-            let origin = Origin::File(e.inner().span().map(|s| line_col(self.text, s.start)));
+            let (mut key, reason) = describe(&e.path().to_string(), e.inner().message());
+            let span = e.inner().span();
+            if key.is_empty()
+                && let Some(k) = span.as_ref().and_then(|s| key_at(self.text, s.start))
+            {
+                key = k;
+            }
+            let origin = Origin::File(span.map(|s| line_col(self.text, s.start)));
             ConfigError::Invalid {
                 file: self.file.clone(),
                 key,

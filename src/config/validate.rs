@@ -40,7 +40,11 @@ fn url_with_host(key: &str, raw: &str, schemes: &[&str]) -> Result<(), Problem> 
             format!("the URL scheme must be one of {}", schemes.join(", ")),
         );
     }
+    if raw.chars().any(char::is_control) {
+        return bad(key, "must not contain control characters or newlines");
+    }
     match url::Url::parse(raw) {
+        Ok(u) if u.port() == Some(0) => bad(key, "port 0 is not a port"),
         Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
         Ok(_) => bad(key, "the URL has no host"),
         // The parser's message never contains the URL itself, so it cannot leak a password.
@@ -49,6 +53,7 @@ fn url_with_host(key: &str, raw: &str, schemes: &[&str]) -> Result<(), Problem> 
 }
 
 pub fn validate(cfg: &Config) -> Result<(), Problem> {
+    paths(cfg)?;
     device(cfg)?;
     cameras(cfg)?;
     recording(cfg)?;
@@ -98,14 +103,31 @@ fn cameras(cfg: &Config) -> Result<(), Problem> {
                 format!("camera name `{}` is used twice", cam.name),
             );
         }
+        // A newline would end the line of the private ffconcat file the source is written to.
+        if cam.source.expose().chars().any(char::is_control) {
+            return bad(
+                key("source"),
+                "must not contain control characters or newlines",
+            );
+        }
         match SourceKind::of(&cam.source) {
             Some(SourceKind::Rtsp) => {
                 url_with_host(&key("source"), cam.source.expose(), &["rtsp", "rtsps"])?
             }
             Some(SourceKind::V4l2) => {
                 let device = cam.source.expose().strip_prefix("v4l2:///dev/");
-                if device.is_none_or(str::is_empty) {
-                    return bad(key("source"), "a V4L2 source is written v4l2:///dev/videoN");
+                let is_video = device.is_some_and(|d| {
+                    d.strip_prefix("video")
+                        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+                        || d.strip_prefix("v4l/by-id/").is_some_and(|n| {
+                            !n.is_empty() && !n.contains('/') && n != ".." && n != "."
+                        })
+                });
+                if !is_video {
+                    return bad(
+                        key("source"),
+                        "a V4L2 source is written v4l2:///dev/videoN (or /dev/v4l/by-id/NAME)",
+                    );
                 }
             }
             Some(SourceKind::Test) => {}
@@ -262,6 +284,14 @@ fn key_template(t: &str) -> Result<(), Problem> {
     if t.starts_with('/') {
         return bad(key, "must not start with /");
     }
+    // With the folder destination a key is a path: `..` would lead out of upload.dir, and
+    // control characters make keys no server or person reads back the same.
+    if t.split('/').any(|seg| seg == ".." || seg == ".") {
+        return bad(key, "must not contain `.` or `..` path segments");
+    }
+    if t.chars().any(char::is_control) {
+        return bad(key, "must not contain control characters or newlines");
+    }
     Ok(())
 }
 
@@ -366,8 +396,37 @@ fn relay(cfg: &Config) -> Result<(), Problem> {
     )
 }
 
+/// Folders are plain paths: no control characters or newlines, no `..`.
+fn paths(cfg: &Config) -> Result<(), Problem> {
+    let folders = [
+        ("device.data_dir", Some(&cfg.device.data_dir)),
+        ("upload.dir", cfg.upload.dir.as_ref()),
+        ("relay.watch_dir", cfg.relay.watch_dir.as_ref()),
+    ];
+    for (key, path) in folders {
+        let Some(p) = path else { continue };
+        if p.to_string_lossy().chars().any(char::is_control) {
+            return bad(key, "must not contain control characters or newlines");
+        }
+        if p.components().any(|c| c == std::path::Component::ParentDir) {
+            return bad(key, "must not contain `..`");
+        }
+    }
+    Ok(())
+}
+
 fn ftp(cfg: &Config) -> Result<(), Problem> {
     let f = &cfg.ftp;
+    if f.enabled && (f.listen.port() == 0 || f.passive_ports.first == 0) {
+        return bad(
+            if f.listen.port() == 0 {
+                "ftp.listen"
+            } else {
+                "ftp.passive_ports"
+            },
+            "port 0 is not a port cameras can be told to use",
+        );
+    }
     if f.enabled && f.users.is_empty() {
         return bad(
             "ftp.users",
@@ -416,6 +475,11 @@ mod tests {
         assert!(key_template("{year}/{file}").is_err());
         assert!(key_template("{file").is_err());
         assert!(key_template("/{file}").is_err());
+        assert!(key_template("../{file}").is_err());
+        assert!(key_template("a/../../{file}").is_err());
+        assert!(key_template("a/./{file}").is_err());
+        assert!(key_template("a\n/{file}").is_err());
+        assert!(key_template("v1..2/{file}").is_ok());
     }
 
     #[test]
