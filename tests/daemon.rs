@@ -249,6 +249,9 @@ source = "rtsp://admin:CamPass1@127.0.0.1:{port}/Preview_01_main"
 name = "side"
 source = "rtsp://admin@127.0.0.1:{port}/stream?password=QueryPw2"
 password_file = "{}"
+[[camera]]
+name = "tiny"
+source = "rtsp://admin:x9@127.0.0.1:{port}/short"
 [upload]
 destination = "s3"
 bucket = "bkt"
@@ -295,6 +298,10 @@ rtmp_url = "rtmp://a.rtmp.youtube.com/live2/StreamKey7"
     ] {
         assert!(!log.contains(s), "{s} leaked into the log");
     }
+    assert!(
+        !log.contains(":x9@"),
+        "a two-letter password leaked into the log"
+    );
 }
 
 /// Children see only PATH and TZ: not our `CAMVAULT_*` overrides, not `AWS_*` credentials.

@@ -70,24 +70,31 @@ pub fn url_secrets(raw: &str) -> Vec<String> {
     let Ok(url) = Url::parse(raw) else {
         return vec![raw.to_string()];
     };
+    // A secret of one or two characters cannot be scrubbed from free text by itself (every
+    // `a` would go): it is scrubbed in the places a URL puts it, with what surrounds it.
+    let mut push = |value: &str, before: &str, after: &str| {
+        if value.len() >= 3 {
+            out.push(value.to_string());
+        } else if !value.is_empty() {
+            out.push(format!("{before}{value}{after}"));
+        }
+    };
     if let Some(p) = url.password() {
-        out.push(p.to_string());
+        push(p, ":", "@");
         if let Ok(decoded) = percent_decode(p) {
-            out.push(decoded);
+            push(&decoded, ":", "@");
         }
     }
     for (k, v) in url.query_pairs() {
-        if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) && !v.is_empty() {
-            out.push(v.into_owned());
+        if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) {
+            push(&v, "=", "");
         }
     }
     if matches!(url.scheme(), "rtmp" | "rtmps")
         && let Some(key) = url.path_segments().and_then(|s| s.skip(1).last())
-        && !key.is_empty()
     {
-        out.push(key.to_string());
+        push(key, "/", "");
     }
-    out.retain(|s| s.len() >= 3);
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out.dedup();
     out
@@ -137,6 +144,22 @@ mod tests {
             "{out}"
         );
         assert_eq!(url_secrets("rtmp://h/live2/KEY-123"), ["KEY-123"]);
+    }
+
+    #[test]
+    fn short_secrets_are_scrubbed_in_place() {
+        let s = url_secrets("rtsp://admin:ab@10.0.0.2/x?password=q");
+        assert!(!s.is_empty(), "a short password is still a secret");
+        let text = "Opening rtsp://admin:ab@10.0.0.2/x?password=q: a bad stab at abc";
+        let out = scrub(text, &s);
+        assert!(
+            !out.contains(":ab@") && !out.contains("password=q:"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("a bad stab at abc"),
+            "the rest is intact: {out}"
+        );
     }
 
     #[test]
