@@ -323,10 +323,25 @@ fn open_store(cfg: &Config) -> Result<Store, Failure> {
     Store::open_read_only(&cfg.device.data_dir.join("camvault.db")).map_err(Failure::runtime)
 }
 
-/// Asks the daemon; falls back to the store when no daemon listens.
+/// Asks the daemon; falls back to the store when no daemon listens. A daemon whose
+/// connections are all taken is asked again for a few seconds: idle connections give their
+/// slot back within five.
 fn status(cfg: &Config) -> Result<Status, Failure> {
     let socket = control::socket_path(&cfg.device.data_dir);
-    match control::request(&socket, "status", Value::Null) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let mut answer = control::request(&socket, "status", Value::Null);
+    while let Ok(reply) = &answer
+        && !reply.ok
+        && reply
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("busy"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        answer = control::request(&socket, "status", Value::Null);
+    }
+    match answer {
         Ok(reply) if reply.ok => {
             serde_json::from_value(reply.result.unwrap_or(Value::Null)).map_err(Failure::runtime)
         }

@@ -42,10 +42,16 @@ pub fn request_within(
         .set_write_timeout(Some(Duration::from_secs(5)))
         .map_err(io)?;
     let request_id = Value::from(std::process::id());
-    stream
-        .write_all(&Request::encode(name, args, request_id))
-        .map_err(io)?;
+    // A daemon with every connection taken answers `busy` and hangs up at once, maybe before
+    // our request is written: its answer is still there to read.
+    let written = stream.write_all(&Request::encode(name, args, request_id));
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).map_err(io)?;
-    serde_json::from_str(&line).map_err(|e| ControlError::Protocol(e.to_string()))
+    let read = BufReader::new(&stream).read_line(&mut line);
+    match (written, read) {
+        (_, Ok(n)) if n > 0 => {
+            serde_json::from_str(&line).map_err(|e| ControlError::Protocol(e.to_string()))
+        }
+        (Err(e), _) | (Ok(()), Err(e)) => Err(io(e)),
+        (Ok(()), Ok(_)) => Err(ControlError::Protocol("the daemon hung up".into())),
+    }
 }

@@ -18,6 +18,9 @@ use super::{ControlError, Dispatcher, Reply};
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_CONNECTIONS: usize = 16;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection must send its first request this soon: one that sends nothing gives its slot
+/// back quickly instead of holding it for the idle timeout.
+const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds the socket, replacing a stale one left by a crash but refusing to steal a live one.
 pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
@@ -96,13 +99,14 @@ async fn connection(
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
+    let mut timeout = FIRST_REQUEST_TIMEOUT;
     loop {
         line.clear();
         let limit = (MAX_REQUEST_BYTES + 1) as u64;
         let mut bounded = (&mut reader).take(limit);
         let n = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            r = tokio::time::timeout(IDLE_TIMEOUT, bounded.read_until(b'\n', &mut line)) => match r {
+            r = tokio::time::timeout(timeout, bounded.read_until(b'\n', &mut line)) => match r {
                 Ok(r) => r?,
                 Err(_) => return Ok(()),
             },
@@ -121,5 +125,6 @@ async fn connection(
         }
         let reply = dispatcher.answer(&line).await;
         write_reply(&mut write, &reply).await?;
+        timeout = IDLE_TIMEOUT;
     }
 }
