@@ -290,6 +290,48 @@ fn a_flaky_server_loses_nothing_and_duplicates_nothing() {
     assert_eq!(garage.tool(&["uploads"]).trim(), "");
 }
 
+/// Keys holding a space, `+`, unicode and every sub-delimiter land at exactly those keys, by a
+/// single PUT and by multipart (CreateMultipartUpload, parts, Complete, HEAD all sign them).
+#[test]
+fn keys_with_any_characters_land_byte_identical_at_exactly_that_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[200_000, 12 << 20]);
+    let prefix = "odd +:=@,!()'*$&;[] \u{fc}";
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(
+            garage.port,
+            &format!("part_size_mib = 5\nkey_template = \"{prefix}/{{camera}}/{{file}}\""),
+        ),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, files.len() as i64, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    let mut want: Vec<String> = files
+        .iter()
+        .map(|(key, _)| format!("{prefix}/front/{}", key.rsplit('/').next().unwrap()))
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = objects(&garage).into_iter().map(|(k, _)| k).collect();
+    got.sort();
+    assert_eq!(got, want, "exactly these keys");
+    for ((_, local), key) in files.iter().zip(&want) {
+        assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+    }
+    let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
+    let mut stored: Vec<String> = store
+        .blocking_read(|db| db.jobs(&[camvault::store::JobState::Done]))
+        .unwrap()
+        .into_iter()
+        .map(|j| j.key)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, want, "the stored key is the rendered one");
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

@@ -13,6 +13,7 @@
 mod body;
 mod error;
 mod sign;
+mod uri;
 mod xml;
 
 use std::sync::Arc;
@@ -115,31 +116,20 @@ impl S3 {
         {
             let _ = u.set_host(Some(&format!("{}.{host}", self.bucket)));
         }
-        {
-            let mut segs = u.path_segments_mut().expect("http URL");
-            segs.pop_if_empty();
-            if self.path_style {
-                segs.push(&self.bucket);
-            }
-            match key {
-                Some(k) => {
-                    segs.extend(k.split('/'));
-                }
-                None if self.path_style => {}
-                None => {
-                    segs.push("");
-                }
-            }
+        // Built from encoded pieces: only unreserved characters, `%XX` and `/`, which the URL
+        // parser keeps as they are, so the path sent is the path signed.
+        let mut path = self.endpoint.path().trim_end_matches('/').to_string();
+        if self.path_style {
+            path = format!("{path}/{}", uri::encode(&self.bucket, false));
         }
-        if !query.is_empty() {
-            let mut q = u.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
+        match key {
+            Some(k) => path = format!("{path}/{}", uri::encode(k, true)),
+            None if self.path_style => {}
+            None => path.push('/'),
         }
-        // S3 wants %20, not +, and sorted canonical queries are the signer's business.
-        let fixed = u.as_str().replace('+', "%20");
-        url::Url::parse(&fixed).unwrap_or(u)
+        u.set_path(&path);
+        u.set_query((!query.is_empty()).then(|| uri::query(query)).as_deref());
+        u
     }
 
     /// The offset to add to our clock: what the server taught us, and the test seam.
@@ -384,13 +374,13 @@ impl S3 {
             Placement::Query(expires),
             self.signing_time(),
         )?;
-        {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in instructions.params() {
-                q.append_pair(k, v);
-            }
-        }
-        Ok(url.as_str().replace('+', "%20"))
+        let params: Vec<(&str, String)> = instructions
+            .params()
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .collect();
+        url.set_query(Some(&uri::query(&params)));
+        Ok(url.to_string())
     }
 
     /// Size, ETag and (where the server keeps one) CRC32C of an object.
