@@ -332,6 +332,37 @@ fn keys_with_any_characters_land_byte_identical_at_exactly_that_key() {
     assert_eq!(stored, want, "the stored key is the rendered one");
 }
 
+/// A server that writes composite checksums without the `-N` part count: each object is
+/// still verified and completed once, never uploaded again.
+#[test]
+fn composite_checksums_without_a_part_count_complete_each_object_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let proxy = FaultProxy::start_stripping_part_counts(garage.port);
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[12 << 20, 11 << 20]);
+    let cfg = config(
+        dir.path(),
+        &garage.upload_section(proxy.port, "part_size_mib = 5"),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, files.len() as i64, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    let seen = proxy.seen();
+    for (key, local) in &files {
+        assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+        let name = key.rsplit('/').next().unwrap();
+        let creates = seen
+            .iter()
+            .filter(|s| {
+                s.method == "POST" && s.target.contains(name) && s.target.contains("uploads")
+            })
+            .count();
+        assert_eq!(creates, 1, "{key} was uploaded once");
+    }
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

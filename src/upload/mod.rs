@@ -36,6 +36,9 @@ pub enum UploadError {
     Permanent(String),
     #[error("{0}")]
     Retry(String),
+    /// The server holds something other than the file after the upload.
+    #[error("verification failed: {0}")]
+    Verify(String),
 }
 
 impl UploadError {

@@ -167,6 +167,22 @@ pub fn same_etag(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_matches('"'))
 }
 
+/// Two checksums as servers write them mean the same: quotes aside, and a composite's `-N`
+/// part count compared only when both carry one (some servers drop it, AWS keeps it).
+pub fn same_checksum(a: &str, b: &str) -> bool {
+    let split = |s: &str| {
+        let s = s.trim().trim_matches('"');
+        match s.rsplit_once('-') {
+            Some((sum, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                (sum.to_string(), Some(n.to_string()))
+            }
+            _ => (s.to_string(), None),
+        }
+    };
+    let ((sa, na), (sb, nb)) = (split(a), split(b));
+    sa == sb && (na.is_none() || nb.is_none() || na == nb)
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -233,7 +249,9 @@ impl Expected {
     /// keeps no checksum and gives no ETag is left with the size).
     pub fn confirmed_by(&self, h: &Head) -> bool {
         h.size == self.size
-            && h.crc32c.as_ref().is_none_or(|c| *c == self.crc32c)
+            && h.crc32c
+                .as_ref()
+                .is_none_or(|c| same_checksum(c, &self.crc32c))
             && (h.etag.is_empty() || self.etag.as_ref().is_none_or(|e| same_etag(e, &h.etag)))
     }
 
@@ -242,7 +260,7 @@ impl Expected {
     pub fn already_there(&self, h: &Head) -> bool {
         h.size == self.size
             && match &h.crc32c {
-                Some(c) => *c == self.crc32c,
+                Some(c) => same_checksum(c, &self.crc32c),
                 None => self
                     .etag
                     .as_ref()
@@ -263,6 +281,16 @@ pub fn retry_delay(attempts: i64, jitter_seed: u64) -> Duration {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn checksums_compare_by_meaning() {
+        assert!(same_checksum("AAAAAA==-3", "AAAAAA==-3"));
+        assert!(same_checksum("AAAAAA==-3", "AAAAAA=="));
+        assert!(same_checksum("\"AAAAAA==\"", "AAAAAA==-3"));
+        assert!(!same_checksum("AAAAAA==-3", "AAAAAA==-4"));
+        assert!(!same_checksum("AAAAAA==", "AAAAAB=="));
+        assert!(same_checksum("wFTKFw==", "wFTKFw=="));
+    }
 
     #[test]
     fn part_sizes_grow_to_stay_under_10000_parts() {

@@ -24,6 +24,9 @@ const READ_CHUNK: usize = 256 * 1024;
 /// How often the queue is scanned for closed segments without a job, at the latest.
 const SCAN_EVERY: Duration = Duration::from_secs(5);
 
+/// Uploads whose verification fails this many times fail for good.
+const MAX_VERIFY_TRIES: i64 = 3;
+
 pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadError> {
     if let Some(s3) = &ctx.s3
         && let Err(e) = abort_orphans(&ctx, s3).await
@@ -91,7 +94,11 @@ async fn record(
             });
         }
         Err(e) => {
-            let permanent = e.is_permanent();
+            // A server that keeps answering with other bytes or checksums will not change
+            // its mind: after a few tries the job fails with the reason, instead of
+            // uploading the same file for ever.
+            let permanent = e.is_permanent()
+                || (matches!(e, UploadError::Verify(_)) && job.attempts + 1 >= MAX_VERIFY_TRIES);
             let message = e.to_string();
             let next = (!permanent).then(|| {
                 let seed = (job.id as u64).wrapping_mul(0x9E37_79B9)
@@ -203,7 +210,7 @@ async fn read_body(
 async fn verify(s3: &S3, key: &str, want: &Expected) -> Result<String, UploadError> {
     let head = s3.head(key).await?;
     if !want.confirmed_by(&head) {
-        return Err(UploadError::Retry(format!(
+        return Err(UploadError::Verify(format!(
             "after upload the object has {} bytes, CRC32C {} and ETag {}; expected {} bytes, CRC32C {}",
             head.size,
             head.crc32c.as_deref().unwrap_or("(none)"),

@@ -500,6 +500,31 @@ pub struct Seen {
     pub headers: Vec<String>,
 }
 
+/// The response with `x-amz-checksum-crc32c: SUM-N` headers rewritten to `SUM`.
+fn strip_part_counts(resp: &[u8]) -> Vec<u8> {
+    let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return resp.to_vec();
+    };
+    let head = String::from_utf8_lossy(&resp[..end]);
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) if k.eq_ignore_ascii_case("x-amz-checksum-crc32c") => {
+                let v = v.trim();
+                let sum = match v.rsplit_once('-') {
+                    Some((sum, n)) if n.chars().all(|c| c.is_ascii_digit()) => sum,
+                    _ => v,
+                };
+                format!("{k}: {sum}")
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    let mut out = head.join("\r\n").into_bytes();
+    out.extend_from_slice(&resp[end..]);
+    out
+}
+
 /// An HTTP proxy in front of an S3 server that fails a share of requests: 500, 503 SlowDown,
 /// or a connection reset in the middle of the request body; it can also flip a byte in the
 /// first request bodies it forwards. Logs every request.
@@ -520,6 +545,21 @@ impl FaultProxy {
         upstream: u16,
         fail_per_mille: u32,
         corrupt_bodies: usize,
+    ) -> FaultProxy {
+        FaultProxy::start_with(upstream, fail_per_mille, corrupt_bodies, false)
+    }
+
+    /// A faultless proxy that drops the `-N` part count from every
+    /// `x-amz-checksum-crc32c` answer, as some S3 servers write composite checksums.
+    pub fn start_stripping_part_counts(upstream: u16) -> FaultProxy {
+        FaultProxy::start_with(upstream, 0, 0, true)
+    }
+
+    fn start_with(
+        upstream: u16,
+        fail_per_mille: u32,
+        corrupt_bodies: usize,
+        strip_counts: bool,
     ) -> FaultProxy {
         use std::io::{Read, Write};
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -634,6 +674,9 @@ impl FaultProxy {
                     }
                     let mut resp = Vec::new();
                     let _ = up.read_to_end(&mut resp);
+                    if strip_counts {
+                        resp = strip_part_counts(&resp);
+                    }
                     let _ = client.write_all(&resp);
                 });
             }
