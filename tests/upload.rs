@@ -482,25 +482,14 @@ fn the_bandwidth_limit_holds_within_5_percent_over_a_minute() {
     );
 }
 
-#[test]
-fn a_clock_an_hour_off_is_corrected_and_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    // s3s-fs refuses requests signed more than 15 minutes off (Garage does not).
-    let root = dir.path().join("s3s");
+/// s3s-fs serving `root` (bucket `footage`) with one key pair: (the child, its port).
+fn s3s_fs(root: &Path, key_id: &str, secret: &str) -> (std::process::Child, u16) {
     std::fs::create_dir_all(root.join("footage")).unwrap();
     let port = free_port();
-    let mut server = std::process::Command::new("s3s-fs")
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--access-key",
-            "AKSKEW",
-            "--secret-key",
-            "SKSKEW12345678",
-        ])
-        .arg(&root)
+    let server = std::process::Command::new("s3s-fs")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", key_id, "--secret-key", secret])
+        .arg(root)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -508,6 +497,62 @@ fn a_clock_an_hour_off_is_corrected_and_reported() {
     wait_for("s3s-fs", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    (server, port)
+}
+
+/// The right key id with a wrong secret: the signature is refused, on Garage and on s3s-fs
+/// alike. After a short grace the jobs fail with the reason and `upload_failed` is raised,
+/// instead of staying pending for ever.
+#[test]
+fn a_wrong_secret_fails_with_the_reason_on_garage_and_s3s_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let on_garage = garage
+        .upload_section(garage.port, "")
+        .replace(&garage.secret, "WrongSecret0123456789");
+    let (mut server, port) = s3s_fs(&dir.path().join("s3s"), "AKGOOD", "SKGOOD12345678");
+    let on_s3s = format!(
+        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKGOOD\"\nsecret_access_key = \"WrongSecret0123456789\"\n"
+    );
+    for (server_name, section) in [("garage", on_garage), ("s3s-fs", on_s3s)] {
+        let run_dir = dir.path().join(server_name);
+        let data = run_dir.join("data");
+        queue_files(&data, &[100_000, 100_000]);
+        let cfg = config(&run_dir, &section);
+        let daemon = Daemon::start(&cfg, &data, &[]);
+        wait_for(
+            &format!("both jobs failed on {server_name}"),
+            Duration::from_secs(60),
+            || status(&cfg)["queue"]["failed"] == 2,
+        );
+        wait_for(
+            &format!("upload_failed raised on {server_name}"),
+            Duration::from_secs(15),
+            || {
+                status(&cfg)["alerts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["code"] == "upload_failed")
+            },
+        );
+        let q = cli_json(&cfg, &["queue", "--json"]);
+        let reason = q["failed"][0]["last_error"].as_str().unwrap().to_string();
+        assert!(reason.contains("403"), "{server_name}: {reason}");
+        assert!(!reason.contains("WrongSecret"), "no secret in the reason");
+        daemon.signal(SIGTERM);
+        assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_clock_an_hour_off_is_corrected_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // s3s-fs refuses requests signed more than 15 minutes off (Garage does not).
+    let root = dir.path().join("s3s");
+    let (mut server, port) = s3s_fs(&root, "AKSKEW", "SKSKEW12345678");
     let data = dir.path().join("data");
     let files = queue_files(&data, &[1_000_000, 2_000_000]);
     let extra = format!(

@@ -25,6 +25,7 @@ pub enum AlertCode {
     UploadStalled,
     RecordingStopped,
     FrameLoss,
+    UploadFailed,
 }
 
 impl AlertCode {
@@ -36,6 +37,7 @@ impl AlertCode {
             AlertCode::UploadStalled => "upload_stalled",
             AlertCode::RecordingStopped => "recording_stopped",
             AlertCode::FrameLoss => "frame_loss",
+            AlertCode::UploadFailed => "upload_failed",
         }
     }
 }
@@ -71,6 +73,8 @@ pub struct Observation {
     /// Uploads waiting, and how long since the uploader last finished one (or started).
     pub uploads_waiting: bool,
     pub since_upload_progress_s: i64,
+    /// Upload jobs that failed for good (until `upload retry-failed`).
+    pub uploads_failed: i64,
     /// Per camera that should be recording: (is it recording, frame loss % now).
     pub cameras: BTreeMap<String, (bool, f64)>,
 }
@@ -163,6 +167,19 @@ impl Alerts {
             stalled,
             !stalled,
             msg,
+        );
+        let failed = obs.uploads_failed;
+        self.set(
+            &mut changes,
+            AlertCode::UploadFailed,
+            None,
+            Severity::Critical,
+            now,
+            failed > 0,
+            failed == 0,
+            format!(
+                "{failed} uploads failed for good; see `camvault queue`, then `upload retry-failed`"
+            ),
         );
         for (cam, &(recording, loss)) in &obs.cameras {
             let since = if recording {

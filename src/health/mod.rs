@@ -209,6 +209,7 @@ impl Health {
             clock_offset_s: self.clock_offset_ms.load(Ordering::Relaxed) / 1000,
             uploads_waiting: waiting,
             since_upload_progress_s: since,
+            uploads_failed: status.queue.failed,
             cameras,
         };
         let th = Thresholds {

@@ -49,6 +49,16 @@ impl UploadError {
             _ => false,
         }
     }
+
+    /// Fails the job once it has recurred a few times: wrong credentials or bucket (after a
+    /// short grace), or a server that keeps holding other bytes than ours.
+    pub fn fails_after_retries(&self) -> bool {
+        match self {
+            UploadError::S3(e) => e.is_config_error(),
+            UploadError::Verify(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Pause, resume and retry-failed, for the control socket and MQTT.

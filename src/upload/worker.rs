@@ -24,8 +24,9 @@ const READ_CHUNK: usize = 256 * 1024;
 /// How often the queue is scanned for closed segments without a job, at the latest.
 const SCAN_EVERY: Duration = Duration::from_secs(5);
 
-/// Uploads whose verification fails this many times fail for good.
-const MAX_VERIFY_TRIES: i64 = 3;
+/// Attempts that end in an error retrying cannot fix (wrong credentials, a server holding
+/// other bytes) before the job fails for good.
+const MAX_TRIES: i64 = 3;
 
 pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadError> {
     if let Some(s3) = &ctx.s3
@@ -97,8 +98,8 @@ async fn record(
             // A server that keeps answering with other bytes or checksums will not change
             // its mind: after a few tries the job fails with the reason, instead of
             // uploading the same file for ever.
-            let permanent = e.is_permanent()
-                || (matches!(e, UploadError::Verify(_)) && job.attempts + 1 >= MAX_VERIFY_TRIES);
+            let permanent =
+                e.is_permanent() || (e.fails_after_retries() && job.attempts + 1 >= MAX_TRIES);
             let message = e.to_string();
             let next = (!permanent).then(|| {
                 let seed = (job.id as u64).wrapping_mul(0x9E37_79B9)

@@ -116,6 +116,24 @@ impl S3Error {
             )
     }
 
+    /// The request itself is wrong for this server: credentials, bucket, storage class or an
+    /// argument. Retried only briefly (some servers refuse a good signature now and then),
+    /// then the job fails with the reason.
+    pub fn is_config_error(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "SignatureDoesNotMatch"
+                | "InvalidAccessKeyId"
+                | "AccessDenied"
+                | "AuthorizationHeaderMalformed"
+                | "InvalidStorageClass"
+                | "InvalidArgument"
+                | "NoSuchBucket"
+                | "InvalidBucketName"
+                | "InvalidRequest"
+        ) || matches!(self.status, 401 | 403) && self.code != "RequestTimeTooSkewed"
+    }
+
     pub fn is_no_such_upload(&self) -> bool {
         self.code == "NoSuchUpload" || (self.status == 404 && self.code.is_empty())
     }
