@@ -547,6 +547,59 @@ fn a_wrong_secret_fails_with_the_reason_on_garage_and_s3s_fs() {
     let _ = server.wait();
 }
 
+/// A multipart upload to s3s-fs killed part-way resumes under the same UploadId and
+/// completes byte-identical.
+#[test]
+fn a_resume_against_s3s_fs_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s3s");
+    let (mut server, port) = s3s_fs(&root, "AKRES", "SKRES12345678");
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[40 << 20]);
+    let (key, local) = files[0].clone();
+    let section = format!(
+        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKRES\"\nsecret_access_key = \"SKRES12345678\"\npart_size_mib = 5\nconcurrency = 1\n"
+    );
+    let slow = config(
+        dir.path(),
+        &format!("{section}bandwidth_limit = \"4MiB/s\"\n"),
+    );
+    let parts = |db: &Path| -> (Option<String>, i64) {
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let id = conn
+            .query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0))
+            .unwrap_or(None);
+        let n = conn
+            .query_row("SELECT count(*) FROM upload_part", [], |r| r.get(0))
+            .unwrap_or(0);
+        (id, n)
+    };
+    let db = data.join("camvault.db");
+    let daemon = Daemon::start(&slow, &data, &[]);
+    wait_for("two parts committed", Duration::from_secs(30), || {
+        parts(&db).1 >= 2
+    });
+    daemon.signal(SIGKILL);
+    let _ = daemon.wait(Duration::from_secs(5));
+    let (id_before, _) = parts(&db);
+    assert!(id_before.is_some());
+
+    let cfg = config(dir.path(), &section);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, 1, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    assert_eq!(
+        md5_file(&root.join("footage").join(&key)),
+        md5_file(&local),
+        "byte-identical after the resume"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 #[test]
 fn a_clock_an_hour_off_is_corrected_and_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -135,6 +135,17 @@ pub fn reconcile(
                 (Some(p), Some(s)) if same_etag(&p.etag, &s.etag) && p.size == s.size => {
                     PartPlan::Done
                 }
+                // A server whose ListParts gives no ETag: the committed part stands when the
+                // size (and the CRC32C, if given) agree; Complete uses the stored ETag.
+                (Some(p), Some(s))
+                    if s.etag.trim_matches('"').is_empty()
+                        && p.size == s.size
+                        && s.crc32c
+                            .as_ref()
+                            .is_none_or(|c| same_checksum(c, &crc32c_b64(p.crc32c))) =>
+                {
+                    PartPlan::Done
+                }
                 (_, Some(s)) => PartPlan::Verify {
                     etag: s.etag.clone(),
                     size: s.size,
@@ -159,7 +170,9 @@ pub fn adoptable(plan: &PartPlan, len: i64, crc: u32, md5_hex: Option<&str>) -> 
         (None, Some(md5)) => same_etag(etag, md5),
         (None, None) => false,
     };
-    (*size == len && ours).then(|| etag.clone())
+    // Without an ETag the part cannot be named in CompleteMultipartUpload: send it again.
+    let named = !etag.trim_matches('"').is_empty();
+    (*size == len && ours && named).then(|| etag.clone())
 }
 
 pub fn same_etag(a: &str, b: &str) -> bool {
@@ -281,6 +294,38 @@ pub fn retry_delay(attempts: i64, jitter_seed: u64) -> Duration {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_list_parts_without_etags_does_not_block_a_resume() {
+        let stored = [PartRow {
+            number: 1,
+            size: 5,
+            crc32c: 7,
+            etag: "\"e1\"".into(),
+        }];
+        let server = [
+            ServerPart {
+                number: 1,
+                etag: String::new(),
+                size: 5,
+                crc32c: None,
+            },
+            ServerPart {
+                number: 2,
+                etag: String::new(),
+                size: 5,
+                crc32c: Some(crc32c_b64(9)),
+            },
+        ];
+        let plans = reconcile(&[1, 2, 3], &stored, &server);
+        assert_eq!(plans[0].1, PartPlan::Done);
+        assert_eq!(
+            adoptable(&plans[1].1, 5, 9, None),
+            None,
+            "unnamed: sent again"
+        );
+        assert_eq!(plans[2].1, PartPlan::Send);
+    }
 
     #[test]
     fn checksums_compare_by_meaning() {

@@ -15,7 +15,8 @@ struct InitiateXml {
 struct PartXml {
     #[serde(rename = "PartNumber")]
     number: i64,
-    #[serde(rename = "ETag")]
+    /// Some servers leave it out; the store's own ETag for the part is used then.
+    #[serde(rename = "ETag", default)]
     etag: String,
     #[serde(rename = "Size")]
     size: i64,
@@ -142,6 +143,13 @@ mod tests {
         assert_eq!(next.as_deref(), Some("2"));
         let last = "<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>";
         assert_eq!(parts_page(last).unwrap(), (vec![], None));
+    }
+
+    #[test]
+    fn a_part_without_an_etag_is_read() {
+        let page = "<ListPartsResult><Part><PartNumber>1</PartNumber><Size>5</Size></Part></ListPartsResult>";
+        let (parts, _) = parts_page(page).unwrap();
+        assert_eq!((parts[0].number, parts[0].etag.as_str()), (1, ""));
     }
 
     #[test]
