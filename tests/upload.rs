@@ -363,6 +363,65 @@ fn composite_checksums_without_a_part_count_complete_each_object_once() {
     }
 }
 
+/// Two devices share a bucket and a key prefix. Each one's start-up sweep for abandoned
+/// uploads leaves the other's upload in flight alone, and both finish.
+#[test]
+fn two_devices_sharing_a_prefix_never_abort_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let proxy = FaultProxy::start(garage.port, 0);
+    let section = garage.upload_section(
+        proxy.port,
+        "part_size_mib = 5\nconcurrency = 1\nbandwidth_limit = \"4MiB/s\"\nkey_template = \"shared/{device}/{file}\"",
+    );
+    let mut daemons = Vec::new();
+    let mut cfgs = Vec::new();
+    for device in ["cam-a", "cam-b"] {
+        let run_dir = dir.path().join(device);
+        let data = run_dir.join("data");
+        queue_files(&data, &[30 << 20]);
+        let cfg = config(&run_dir, &section);
+        // `CAMVAULT_DEVICE_ID` makes this a different device on the same config.
+        let daemon = Daemon::start(&cfg, &data, &[("CAMVAULT_DEVICE_ID", device)]);
+        // The second device starts (and sweeps) while the first one's upload is open.
+        wait_for(
+            &format!("{device} uploading"),
+            Duration::from_secs(30),
+            || {
+                proxy
+                    .seen()
+                    .iter()
+                    .any(|s| s.method == "PUT" && s.target.contains(&format!("/shared/{device}/")))
+            },
+        );
+        daemons.push(daemon);
+        cfgs.push((cfg, data));
+    }
+    for (cfg, _) in &cfgs {
+        wait_uploaded(cfg, 1, Duration::from_secs(60));
+    }
+    for d in daemons {
+        d.signal(SIGTERM);
+        assert_eq!(d.wait(Duration::from_secs(10)).0, 0);
+    }
+    assert!(
+        !proxy.seen().iter().any(|s| s.method == "DELETE"),
+        "no upload was aborted"
+    );
+    for (device, (_, data)) in ["cam-a", "cam-b"].iter().zip(&cfgs) {
+        let local = walk(&data.join("recordings"))[0].clone();
+        let key = format!(
+            "shared/{device}/{}",
+            local.file_name().unwrap().to_string_lossy()
+        );
+        assert_eq!(
+            garage.tool(&["md5", &key]).trim(),
+            md5_file(&local),
+            "{key}"
+        );
+    }
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

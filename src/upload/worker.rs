@@ -378,23 +378,20 @@ async fn abort_orphans(ctx: &Ctx, s3: &S3) -> Result<(), UploadError> {
         .await?
         .into_iter()
         .collect();
-    // A fixed template prefix is ours alone; elsewhere (no prefix, the shared `clips/` and
-    // `snapshots/`) only keys our own jobs use are ours to clean.
-    let mut prefixes = vec![(template.clone(), !template.is_empty())];
+    // Only uploads on keys our own jobs use are ours to clean: other devices may share the
+    // bucket and the prefix, and their uploads in flight are none of our business. A job
+    // exists before its upload is created, so even an upload whose id a crash lost is found.
+    let mut prefixes = vec![template.clone()];
     if !template.is_empty() {
-        prefixes.extend([
-            ("clips/".to_string(), false),
-            ("snapshots/".to_string(), false),
-        ]);
+        prefixes.extend(["clips/".to_string(), "snapshots/".to_string()]);
     }
-    for (prefix, exclusive) in prefixes {
+    for prefix in prefixes {
         let open = s3.list_uploads(&prefix).await?;
         // Only the keys the server lists are looked up, in the key's index.
         let listed: Vec<String> = open.iter().map(|(k, _)| k.clone()).collect();
         let keys = ctx.store.read(move |db| db.known_keys(listed)).await?;
         for (key, id) in open {
-            let ours = exclusive || keys.contains(&key);
-            if ours && !ids.contains(&id) {
+            if keys.contains(&key) && !ids.contains(&id) {
                 tracing::info!(%key, "upload: aborting an abandoned multipart upload");
                 s3.abort(&key, &id).await?;
             }
