@@ -320,6 +320,7 @@ fn keys_with_any_characters_land_byte_identical_at_exactly_that_key() {
     assert_eq!(got, want, "exactly these keys");
     for ((_, local), key) in files.iter().zip(&want) {
         assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+        assert_eq!(garage.tool(&["type", key]).trim(), "video/mp4", "{key}");
     }
     let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
     let mut stored: Vec<String> = store

@@ -6,6 +6,7 @@ usage: s3tool.py ENDPOINT KEY_ID SECRET BUCKET (list PREFIX | md5 KEY | uploads)
   md5      the MD5 (hex) of the object's bytes, downloaded
   uploads  one line per open multipart upload: key upload_id
   checksum the object's stored CRC32C (x-amz-checksum-crc32c; "-N" for N parts), or nothing
+  type     the object's Content-Type
 """
 import hashlib
 import sys
@@ -27,6 +28,8 @@ elif cmd == "md5":
     print(h.hexdigest())
 elif cmd == "checksum":
     print(s3.head_object(Bucket=bucket, Key=sys.argv[6], ChecksumMode="ENABLED").get("ChecksumCRC32C", ""))
+elif cmd == "type":
+    print(s3.head_object(Bucket=bucket, Key=sys.argv[6])["ContentType"])
 elif cmd == "uploads":
     for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         print(u["Key"], u["UploadId"])

@@ -24,6 +24,7 @@ impl S3Error {
     fn describe(&self) -> String {
         match self.status {
             0 => format!("network: {}", self.message),
+            s if self.code.is_empty() => format!("HTTP {s}: {}", self.message),
             s => format!("HTTP {s} {}: {}", self.code, self.message),
         }
     }
@@ -53,6 +54,14 @@ impl S3Error {
             || (String::new(), text.chars().take(200).collect()),
             |e| (e.code, e.message),
         );
+        // A HEAD's error, or a proxy's, has no body: the status line is all there is.
+        if message.trim().is_empty() {
+            message = http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("(no reason given)")
+                .to_string();
+        }
         if status == 400 && message.contains("x-amz-checksum") {
             message += " (this server refuses checksum headers: set upload.checksum = \"md5\")";
         }
@@ -162,6 +171,14 @@ mod tests {
         let e = S3Error::from_answer(502, "Bad Gateway");
         assert_eq!(e.message, "Bad Gateway");
         assert!(e.is_retryable() && !e.is_permanent());
+    }
+
+    #[test]
+    fn an_empty_answer_gives_the_reason_phrase() {
+        assert_eq!(
+            S3Error::from_answer(403, "").to_string(),
+            "HTTP 403: Forbidden"
+        );
     }
 
     #[test]

@@ -78,6 +78,7 @@ impl S3 {
             "camvault-config",
         );
         let http = reqwest::Client::builder()
+            .user_agent(concat!("camvault/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(30))
@@ -242,11 +243,16 @@ impl S3 {
         }
     }
 
-    fn object_headers(&self) -> Vec<(String, String)> {
-        let mut h = vec![(
-            "x-amz-storage-class".to_string(),
-            self.storage_class.clone(),
-        )];
+    /// Headers that describe the object: storage class, encryption, and a Content-Type from
+    /// the key's extension so browsers play a presigned clip instead of downloading it.
+    fn object_headers(&self, key: &str) -> Vec<(String, String)> {
+        let mut h = vec![
+            (
+                "x-amz-storage-class".to_string(),
+                self.storage_class.clone(),
+            ),
+            ("content-type".to_string(), content_type(key).to_string()),
+        ];
         if let Some(sse) = &self.sse {
             h.push(("x-amz-server-side-encryption".into(), sse.clone()));
         }
@@ -264,13 +270,13 @@ impl S3 {
     pub async fn put_object(&self, key: &str, body: &Body) -> Result<String, S3Error> {
         let url = self.url(Some(key), &[]);
         let resp = self
-            .send("PUT", url, self.object_headers(), Some(body))
+            .send("PUT", url, self.object_headers(key), Some(body))
             .await?;
         Ok(etag_of(&resp))
     }
 
     pub async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
-        let mut headers = self.object_headers();
+        let mut headers = self.object_headers(key);
         // Parts then carry CRC32C, ListParts reports them, and the object gets a composite
         // checksum that a HEAD can show.
         if self.crc_mode() {
@@ -405,6 +411,16 @@ impl S3 {
             etag: etag_of(&resp),
             crc32c: header("x-amz-checksum-crc32c"),
         })
+    }
+}
+
+fn content_type(key: &str) -> &'static str {
+    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("mp4") => "video/mp4",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("ts") => "video/mp2t",
+        _ => "application/octet-stream",
     }
 }
 
