@@ -677,26 +677,6 @@ fn reconnects_after_twenty_broker_restarts() {
     assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
 }
 
-fn make_certs(dir: &Path) {
-    let sh = format!(
-        "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=camvault-test-ca 2>/dev/null \
-         && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null \
-         && printf 'subjectAltName = IP:127.0.0.1\\n' > ext.cnf \
-         && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null \
-         && chmod 644 server.key",
-        dir.display()
-    );
-    assert!(
-        Command::new("sh")
-            .arg("-c")
-            .arg(sh)
-            .status()
-            .unwrap()
-            .success(),
-        "openssl"
-    );
-}
-
 #[test]
 fn tls_broker_and_alerts_raised_and_cleared() {
     let dir = tempfile::tempdir().unwrap();

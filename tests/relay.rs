@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -63,7 +64,9 @@ impl Nginx {
     }
 
     fn resume(&mut self) {
+        // Its own process group, so stopping it stops its workers too.
         let child = Command::new("nginx")
+            .process_group(0)
             .arg("-p")
             .arg(&self.dir)
             .arg("-c")
@@ -83,9 +86,7 @@ impl Nginx {
         if let Some(mut c) = self.child.take() {
             // SIGTERM: a fast stop that drops the publishing client, as a server restart does
             // (SIGQUIT would wait for the client to leave).
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
+            kill_group(&c, nix::sys::signal::Signal::SIGTERM);
             let _ = c.wait();
         }
     }
@@ -122,7 +123,7 @@ impl Nginx {
 impl Drop for Nginx {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            kill_group(&c, nix::sys::signal::Signal::SIGKILL);
             let _ = c.wait();
         }
     }

@@ -423,6 +423,39 @@ fn two_devices_sharing_a_prefix_never_abort_each_other() {
     }
 }
 
+/// An https endpoint whose certificate a private CA signed: refused with "unknown CA" in
+/// `queue` until `upload.ca_file` names that CA, then uploaded byte-identical.
+#[test]
+fn a_private_ca_is_trusted_through_ca_file_and_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let tls = TlsProxy::start(&dir.path().join("tls"), garage.port);
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[1_000_000]);
+    let https = garage
+        .upload_section(tls.port, "")
+        .replace("http://127.0.0.1", "https://127.0.0.1");
+    let cfg = config(dir.path(), &https);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("the unknown CA in queue", Duration::from_secs(30), || {
+        let q = cli_json(&cfg, &["queue", "--json"]);
+        q.to_string().contains("unknown CA")
+    });
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+
+    let cfg = config(
+        dir.path(),
+        &format!("{https}ca_file = \"{}\"\n", tls.ca_pem.display()),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, 1, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    let (key, local) = &files[0];
+    assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local));
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

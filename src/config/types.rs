@@ -228,6 +228,9 @@ pub struct UploadConfig {
     /// The folder for `destination = "dir"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+    /// PEM certificates trusted for the endpoint besides the system's (a private CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UploadConfig {
@@ -252,6 +255,7 @@ impl Default for UploadConfig {
             server_side_encryption: None,
             presign_expiry_hours: 24,
             dir: None,
+            ca_file: None,
         }
     }
 }

@@ -733,3 +733,92 @@ pub fn lean_ffmpeg() -> &'static str {
         path
     })
 }
+
+/// Signals a child started with `process_group(0)` and everything in its group (nginx's
+/// workers), so nothing is left running.
+pub fn kill_group(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), sig);
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it, in `dir`: `ca.pem`,
+/// `server.pem`, `server.key`.
+pub fn make_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let sh = format!(
+        "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=camvault-test-ca 2>/dev/null \
+         && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null \
+         && printf 'subjectAltName = IP:127.0.0.1\\n' > ext.cnf \
+         && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null \
+         && chmod 644 server.key",
+        dir.display()
+    );
+    assert!(
+        Command::new("sh")
+            .arg("-c")
+            .arg(sh)
+            .status()
+            .unwrap()
+            .success(),
+        "openssl"
+    );
+}
+
+/// nginx as a TLS terminator in front of a plain-http server (Garage), with a certificate of
+/// a private test CA (`ca_pem`). One process (no workers), stopped with its group.
+pub struct TlsProxy {
+    child: std::process::Child,
+    pub port: u16,
+    pub ca_pem: PathBuf,
+}
+
+impl TlsProxy {
+    pub fn start(dir: &Path, upstream: u16) -> TlsProxy {
+        use std::os::unix::process::CommandExt;
+        let certs = dir.join("certs");
+        make_certs(&certs);
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let port = free_port();
+        let conf = dir.join("nginx.conf");
+        write(
+            &conf,
+            &format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                 error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+                 http {{ access_log off; client_max_body_size 0; proxy_request_buffering off;\n\
+                   proxy_buffering off; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;\n\
+                   fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
+                   server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {c}/server.pem;\n\
+                     ssl_certificate_key {c}/server.key;\n\
+                     location / {{ proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1;\n\
+                       proxy_set_header Host $http_host; proxy_set_header Connection \"\"; }} }} }}\n",
+                d = dir.display(),
+                c = certs.display(),
+            ),
+        );
+        let child = Command::new("nginx")
+            .process_group(0)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (make test installs it)");
+        wait_for("the TLS proxy", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        TlsProxy {
+            child,
+            port,
+            ca_pem: certs.join("ca.pem"),
+        }
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        kill_group(&self.child, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}

@@ -37,6 +37,32 @@ impl S3Error {
         }
     }
 
+    /// A request that got no answer, with every cause in the chain (refused, unknown CA,
+    /// name not found, timeout), so `queue` and `status` say what went wrong.
+    pub fn transport(e: reqwest::Error) -> S3Error {
+        let kind = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "cannot connect"
+        } else {
+            "transfer failed"
+        };
+        let mut message = kind.to_string();
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message += &format!(": {s}");
+            source = s.source();
+        }
+        if message.contains("UnknownIssuer") || message.contains("unknown issuer") {
+            message += " (unknown CA: trust it with upload.ca_file)";
+        }
+        S3Error {
+            status: 0,
+            code: String::new(),
+            message,
+        }
+    }
+
     /// The uploader could not be set up (an endpoint that is no URL, no TLS stack).
     pub fn setup(e: impl std::fmt::Display) -> S3Error {
         S3Error {
