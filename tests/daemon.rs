@@ -370,6 +370,51 @@ fn children_get_a_clean_environment() {
     assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
 }
 
+/// What start-up can check stops the daemon with the key named (exit 2) before it reports
+/// ready, instead of leaving a task that fails and restarts for ever.
+#[test]
+fn start_up_problems_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let a_file = dir.path().join("a-file");
+    write(&a_file, "x");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!(
+                "[ftp]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n[[ftp.users]]\nname = \"cam\"\npassword = \"Secret99\"\n"
+            ),
+            "ftp.listen",
+        ),
+        (
+            "[[camera]]\nname = \"front\"\nsource = \"test:\"\n[recording]\nffmpeg = \"/nonexistent/ffmpeg\"\n".into(),
+            "recording.ffmpeg",
+        ),
+        (
+            "[mqtt]\nurl = \"mqtts://127.0.0.1:8883\"\nca_file = \"/nonexistent/ca.pem\"\n".into(),
+            "mqtt.ca_file",
+        ),
+        (
+            format!(
+                "[upload]\ndestination = \"dir\"\ndir = \"{}/sub\"\n",
+                a_file.display()
+            ),
+            "upload.dir",
+        ),
+    ];
+    for (i, (extra, key)) in cases.iter().enumerate() {
+        let case_dir = dir.path().join(format!("case{i}"));
+        std::fs::create_dir_all(&case_dir).unwrap();
+        let cfg = config(&case_dir, extra);
+        let t = std::time::Instant::now();
+        let r = run(camvault().arg("--config").arg(&cfg).arg("run"));
+        assert_eq!(r.code, 2, "{key}: {}", r.stderr);
+        assert!(r.stderr.contains(key), "{key}: {}", r.stderr);
+        assert!(!r.stderr.contains("Secret99"));
+        assert!(t.elapsed() < Duration::from_secs(20), "{key}: no hang");
+    }
+}
+
 #[test]
 fn segments_and_queue_list_the_store() {
     let dir = tempfile::tempdir().unwrap();

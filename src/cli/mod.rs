@@ -158,7 +158,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             crate::logging::init(&cfg.log.level);
             runtime(true)?
                 .block_on(crate::daemon::run(cfg))
-                .map_err(Failure::runtime)
+                .map_err(|e| match e {
+                    crate::daemon::DaemonError::Unusable(u) => Failure::Usage(u.to_string()),
+                    e => Failure::runtime(e),
+                })
         }
         Cmd::Demo { dir, seconds } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("camvault-demo"));

@@ -4,6 +4,7 @@
 //! their own folders.
 
 mod notify;
+pub mod preflight;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ pub enum DaemonError {
     Upload(#[from] S3Error),
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
+    /// A setting this machine cannot honour (exit 2, like a config error).
+    #[error(transparent)]
+    Unusable(#[from] preflight::Unusable),
 }
 
 pub struct Daemon {
@@ -72,6 +76,7 @@ impl Daemon {
             source,
         })?;
 
+        preflight::check(&cfg)?;
         let db_path = data_dir.db();
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
             .await
