@@ -451,3 +451,157 @@ fn stop(daemon: Daemon) -> (i32, String) {
     daemon.signal(SIGTERM);
     daemon.wait(Duration::from_secs(10))
 }
+
+/// Fills the disk with a file that is not camvault's, a MiB at a time, until it is full.
+fn fill_completely(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let filler = dir.join("filler-full.bin");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0x5Au8; 1 << 20];
+    while f.write_all(&chunk).is_ok() {}
+    // The last partial chunk, down to the last block.
+    let _ = f.write_all(&chunk[..4096]);
+    let _ = f.sync_all();
+    filler
+}
+
+fn integrity_ok(data: &Path) {
+    let db =
+        Connection::open_with_flags(data.join("camvault.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let r: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(r, "ok");
+}
+
+/// Recording has priority over everything else on the card. On a 64 MiB card with two
+/// cameras: a 2 GB FTP upload is cut off (and its partial file removed) before it can stop
+/// recording; a foreign file that fills the card to 100 % makes retention evict (the space
+/// reserve gives its journal room), and both cameras record again within 30 s.
+#[test]
+fn a_full_card_never_stops_recording_for_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let disk = SmallDisk::mount(&data, 64);
+    let ftp = free_port();
+    let pasv = free_port();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[camera]]\nname = \"a\"\nsource = \"test:\"\n[[camera]]\nname = \"b\"\nsource = \"test:\"\n\
+             [recording]\nsegment_seconds = 10\n\
+             [retention]\ndisk_warn_percent = 70\ndisk_critical_percent = 85\n\
+             [ftp]\nenabled = true\nlisten = \"127.0.0.1:{ftp}\"\npassive_ports = \"{pasv}-{pasv}\"\n\
+             users = [{{ name = \"cam1\", password = \"FtpPass77\" }}]\n"
+        ),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    let both_recording = || {
+        let st = status(&cfg);
+        st["cameras"]["a"]["state"] == "recording" && st["cameras"]["b"]["state"] == "recording"
+    };
+    wait_for(
+        "both cameras recording",
+        Duration::from_secs(60),
+        both_recording,
+    );
+    wait_for("a closed segment each", Duration::from_secs(60), || {
+        let segs = recorded_of(&segments(&cfg));
+        segs.iter().any(|s| s.0 == "a") && segs.iter().any(|s| s.0 == "b")
+    });
+
+    // 2 GB over FTP, more than 30 times the card.
+    let started = Utc::now();
+    let mut curl = Command::new("curl")
+        .args(["-sS", "-T", "-"])
+        .arg(format!("ftp://cam1:FtpPass77@127.0.0.1:{ftp}/huge.mp4"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = curl.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = vec![7u8; 1 << 20];
+        for _ in 0..2048 {
+            if stdin.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let out = curl.wait_with_output().unwrap();
+    let _ = feeder.join();
+    assert!(!out.status.success(), "the upload was cut off");
+    assert!(
+        !data.join("inbox").join("huge.mp4").exists(),
+        "its partial file is gone"
+    );
+    integrity_ok(&data);
+    // Recording went on: each camera's segments since the upload began join up.
+    std::thread::sleep(Duration::from_secs(12));
+    let segs = recorded_of(&segments(&cfg));
+    for cam in ["a", "b"] {
+        let mut mine: Vec<&(String, DateTime<Utc>, DateTime<Utc>)> = segs
+            .iter()
+            .filter(|s| s.0 == cam && s.2 > started)
+            .collect();
+        mine.sort_by_key(|s| s.1);
+        assert!(!mine.is_empty(), "{cam} closed a segment during the upload");
+        for w in mine.windows(2) {
+            let gap = (w[1].1 - w[0].2).num_seconds();
+            assert!(gap <= 10, "{cam}: a gap of {gap} s at {}", w[0].2);
+        }
+    }
+
+    // A foreign file fills the card to the last block.
+    let filler = fill_completely(&data);
+    let filled_at = Utc::now();
+    let t = Instant::now();
+    // Recording again within 30 s: a segment that started then has closed 10 s later.
+    wait_for(
+        "a new segment of each camera",
+        Duration::from_secs(40),
+        || {
+            let segs = recorded_of(&segments(&cfg));
+            ["a", "b"].iter().all(|cam| {
+                segs.iter().any(|s| {
+                    s.0 == *cam
+                        && s.1 > filled_at
+                        && s.1 < filled_at + chrono::Duration::seconds(30)
+                })
+            })
+        },
+    );
+    eprintln!(
+        "both cameras recorded again within {:?} of the card filling",
+        t.elapsed()
+    );
+    assert!(
+        status(&cfg)["storage"]["data_loss_24h"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "retention evicted footage to make room"
+    );
+    integrity_ok(&data);
+    drop(std::fs::remove_file(filler));
+    let (code, log) = stop(daemon);
+    assert_eq!(code, 0, "{log}");
+    integrity_ok(&data);
+    drop(disk);
+}
+
+/// (camera, start, end) of every segment recorded to its end, evicted ones included.
+fn recorded_of(segs: &[Value]) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    segs.iter()
+        .filter(|s| s["state"] == "closed" || s["state"] == "deleted")
+        .filter_map(|s| {
+            Some((
+                s["camera"].as_str()?.to_string(),
+                s["start"].as_str()?.parse().ok()?,
+                s["end"].as_str()?.parse().ok()?,
+            ))
+        })
+        .collect()
+}

@@ -48,6 +48,11 @@ impl DataDir {
         self.0.join("snapshots").join(camera)
     }
 
+    /// Space retention holds back for a full disk (`retention/reserve.rs`).
+    pub fn reserve(&self) -> PathBuf {
+        self.0.join(".reserve")
+    }
+
     /// The FTP/relay inbox when `relay.watch_dir` is not set.
     pub fn inbox(&self) -> PathBuf {
         self.0.join("inbox")

@@ -121,6 +121,19 @@ impl Daemon {
                 },
             ))
         });
+        // A camera whose recording failed (a full card, say): retention makes room now.
+        let (wanted, ret) = (recorder.space_wanted(), retention.clone());
+        tasks.spawn_supervised("space hook", move |tok| {
+            let (wanted, ret) = (wanted.clone(), ret.clone());
+            infallible(async move {
+                loop {
+                    tokio::select! {
+                        _ = tok.cancelled() => return,
+                        _ = wanted.notified() => ret.wake(),
+                    }
+                }
+            })
+        });
         let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
         let dispatcher = Dispatcher::new(

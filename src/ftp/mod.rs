@@ -18,6 +18,8 @@ use unftp_core::auth::{
 use unftp_sbe_fs::{Filesystem, Meta};
 use unftp_sbe_restrict::{RestrictingVfs, UserWithPermissions, VfsOperations};
 
+mod guard;
+
 use crate::base::Tasks;
 use crate::config::{Config, Secret};
 use crate::relay::RelayHandle;
@@ -142,9 +144,13 @@ async fn serve(
             .collect(),
     ));
     let root = inbox.clone();
-    type Vfs = RestrictingVfs<Filesystem, CamUser, Meta>;
+    let limits = guard::Limits::below_critical(f64::from(cfg.retention.disk_critical_percent));
+    type Vfs = RestrictingVfs<guard::Guarded<Filesystem>, CamUser, Meta>;
     let mut builder = ServerBuilder::<Vfs, CamUser>::with_user_detail_provider(
-        Box::new(move || Vfs::new(Filesystem::new(root.clone()).expect("checked at start"))),
+        Box::new(move || {
+            let fs = Filesystem::new(root.clone()).expect("checked at start");
+            Vfs::new(guard::Guarded::new(fs, root.clone(), limits))
+        }),
         users.clone(),
     )
     .authenticator(users)

@@ -121,7 +121,8 @@ impl CameraTask {
                 }
                 Ok(Stop::Disabled) => continue,
                 Err(e) => {
-                    tracing::warn!(camera = %self.cam.name, error = %scrub(&e.to_string(), &self.secrets), "recording interrupted")
+                    tracing::warn!(camera = %self.cam.name, error = %scrub(&e.to_string(), &self.secrets), "recording interrupted");
+                    self.ctx.space_wanted.notify_one();
                 }
             }
             if started.elapsed() >= HEALTHY_AFTER {

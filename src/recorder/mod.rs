@@ -82,6 +82,9 @@ pub struct Ctx {
     open_segments: parking_lot::Mutex<BTreeMap<String, PathBuf>>,
     test_clip: OnceCell<PathBuf>,
     auto_encoder: OnceCell<&'static str>,
+    /// Told whenever a camera's ffmpeg fails (a full card is one reason): retention looks
+    /// at once instead of at its next pass.
+    space_wanted: Arc<tokio::sync::Notify>,
 }
 
 impl Ctx {
@@ -183,6 +186,11 @@ impl RecorderHandle {
         recovery::reconcile(&self.ctx, camera, since).await
     }
 
+    /// Notified when a camera's recording fails, so retention can make room at once.
+    pub fn space_wanted(&self) -> Arc<tokio::sync::Notify> {
+        self.ctx.space_wanted.clone()
+    }
+
     /// Closed segments from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SegmentEvent> {
         self.events.subscribe()
@@ -210,6 +218,7 @@ pub fn spawn(
         open_segments: Default::default(),
         test_clip: OnceCell::new(),
         auto_encoder: OnceCell::new(),
+        space_wanted: Default::default(),
     });
     let mut enabled = BTreeMap::new();
     for cam in &cfg.cameras {

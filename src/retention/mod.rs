@@ -5,6 +5,7 @@
 
 pub mod policy;
 pub mod reconcile;
+mod reserve;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +57,9 @@ pub struct Retention {
     store: Store,
     health: Health,
     paused: watch::Sender<bool>,
+    reserve: reserve::Reserve,
+    /// (warn, critical) in percent.
+    marks: (f64, f64),
 }
 
 impl Retention {
@@ -67,11 +71,40 @@ impl Retention {
             store,
             health,
             paused: watch::channel(false).0,
+            reserve: reserve::Reserve::new(
+                crate::base::DataDir::new(&cfg.device.data_dir).reserve(),
+            ),
+            marks: (
+                f64::from(cfg.retention.disk_warn_percent),
+                f64::from(cfg.retention.disk_critical_percent),
+            ),
+        }
+    }
+
+    /// Releases the reserve when the disk is critical (the journal needs room for the
+    /// deletions about to be committed), takes it again once under the warn mark.
+    async fn mind_the_reserve(&self) {
+        let Some(d) = disk_status(&self.data_dir) else {
+            return;
+        };
+        if d.used_percent >= self.marks.1 || d.free_bytes < (1 << 20) {
+            self.reserve.release();
+        } else if d.used_percent < self.marks.0 && !self.reserve.held() {
+            let bytes = reserve::size_for(d.total_bytes);
+            // Only when it fits with room to spare: the reserve must never be what fills it.
+            if d.free_bytes > 4 * bytes {
+                let r = reserve::Reserve::new(crate::base::DataDir::new(&self.data_dir).reserve());
+                let held = tokio::task::spawn_blocking(move || r.hold(bytes)).await;
+                if let Ok(Err(e)) = held {
+                    tracing::warn!(error = %e, "retention: cannot hold the space reserve");
+                }
+            }
         }
     }
 
     /// One pass: decide, then delete. Returns the plan it carried out.
     pub async fn run_once(&self) -> Result<Plan, RetentionError> {
+        self.mind_the_reserve().await;
         let files = self.store.read(|db| db.stored_files()).await?;
         let items: Vec<Item> = files
             .iter()
