@@ -462,6 +462,9 @@ pub struct RelayConfig {
     /// Catch-up after a stop: files starting this long or more before the newest file are
     /// skipped (deleted), so the stream returns to "almost live". 0 sends every file.
     pub max_lag_seconds: u32,
+    /// Files in `_failed/` and non-video files in the inbox are deleted this many days after
+    /// they last changed, so the inbox cannot fill the card.
+    pub keep_failed_days: u32,
 }
 
 impl Default for RelayConfig {
@@ -476,6 +479,7 @@ impl Default for RelayConfig {
             max_retries: 3,
             retry_delay_seconds: 300,
             max_lag_seconds: 300,
+            keep_failed_days: 7,
         }
     }
 }

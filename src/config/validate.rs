@@ -393,7 +393,8 @@ fn relay(cfg: &Config) -> Result<(), Problem> {
         r.retry_delay_seconds.into(),
         1,
         86_400,
-    )
+    )?;
+    range("relay.keep_failed_days", r.keep_failed_days.into(), 1, 3650)
 }
 
 /// Folders are plain paths: no control characters or newlines, no `..`.

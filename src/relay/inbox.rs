@@ -45,6 +45,32 @@ pub fn scan(dir: &Path) -> io::Result<Listing> {
     Ok(out)
 }
 
+/// Deletes what the relay will never send once it is older than `before`: entries of
+/// `_failed/`, and files in the inbox that are not video. Returns how many went.
+pub fn expire(dir: &Path, before: std::time::SystemTime) -> io::Result<usize> {
+    let old = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < before)
+    };
+    let mut gone = 0;
+    let failed = dir.join(FAILED_DIR);
+    for e in std::fs::read_dir(&failed).into_iter().flatten().flatten() {
+        if old(&e.path()) && !e.path().is_dir() && std::fs::remove_file(e.path()).is_ok() {
+            gone += 1;
+        }
+    }
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name();
+        let junk = name.to_str().is_none_or(|n| !super::select::is_video(n));
+        let meta = std::fs::symlink_metadata(e.path())?;
+        if junk && !meta.is_dir() && old(&e.path()) && std::fs::remove_file(e.path()).is_ok() {
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}
+
 /// Moves an entry (the link itself, for a symlink) to `_failed/`, under a free name.
 pub fn move_to_failed(dir: &Path, name: &std::ffi::OsStr) -> io::Result<PathBuf> {
     let failed = dir.join(FAILED_DIR);
@@ -100,5 +126,22 @@ mod tests {
         std::fs::write(inbox.join("dup.mp4"), b"2").unwrap();
         let second = move_to_failed(&inbox, "dup.mp4".as_ref()).unwrap();
         assert!(second.ends_with("_failed/dup.mp4.2"));
+    }
+
+    #[test]
+    fn junk_and_failed_files_expire_videos_stay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = tmp.path();
+        std::fs::write(inbox.join("clip.mp4"), b"v").unwrap();
+        std::fs::write(inbox.join("notes.txt"), b"j").unwrap();
+        std::fs::write(inbox.join("x.mp4"), b"f").unwrap();
+        move_to_failed(inbox, "x.mp4".as_ref()).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(expire(inbox, earlier).unwrap(), 0, "nothing old enough");
+        assert_eq!(expire(inbox, later).unwrap(), 2);
+        assert!(inbox.join("clip.mp4").exists(), "videos are the relay's");
+        assert!(!inbox.join("notes.txt").exists());
+        assert!(!inbox.join("_failed/x.mp4").exists());
     }
 }

@@ -347,6 +347,14 @@ pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> O
         i64::from(r.max_retries),
         chrono::Duration::seconds(r.retry_delay_seconds.into()),
     );
+    let (expiring, keep, clock_of) = (
+        dir.clone(),
+        chrono::Duration::days(r.keep_failed_days.into()),
+        health.clone(),
+    );
+    tasks.spawn_supervised("relay inbox expiry", move |tok| {
+        expire_junk(expiring.clone(), keep, clock_of.clone(), tok)
+    });
     let h = handle.clone();
     tasks.spawn_supervised("relay", move |tok| {
         Relay {
@@ -409,6 +417,29 @@ async fn watch_inbox(
             Ok(events) if !events.is_empty() => wake.notify_one(),
             Ok(_) | Err(nix::Error::EAGAIN) => ready.clear_ready(),
             Err(e) => return Err(inbox_err(e)),
+        }
+    }
+}
+
+/// Once an hour, deletes what the relay will never send and that is older than `keep`.
+async fn expire_junk(
+    dir: PathBuf,
+    keep: chrono::Duration,
+    health: Health,
+    cancel: CancellationToken,
+) -> Result<(), RelayError> {
+    loop {
+        let before = std::time::SystemTime::from(health.now() - keep);
+        let d = dir.clone();
+        match tokio::task::spawn_blocking(move || inbox::expire(&d, before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(files = n, "relay: expired failed and non-video files"),
+            Ok(Err(source)) => return Err(RelayError::Inbox { path: dir, source }),
+            Err(e) => tracing::warn!(error = %e, "relay: expiry did not run"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
     }
 }
