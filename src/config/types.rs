@@ -187,6 +187,20 @@ pub enum ChecksumMode {
     Md5,
 }
 
+/// How the bucket is named in request URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Addressing {
+    /// Virtual-host style on AWS (path style for a bucket with dots over https, which the
+    /// wildcard certificate cannot cover), path style everywhere else.
+    #[default]
+    Auto,
+    /// `https://endpoint/bucket/key`: Garage, MinIO, s3s and most S3-compatible servers.
+    Path,
+    /// `https://bucket.endpoint/key`.
+    Virtual,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UploadConfig {
@@ -228,6 +242,7 @@ pub struct UploadConfig {
     /// The folder for `destination = "dir"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+    pub addressing: Addressing,
     /// PEM certificates trusted for the endpoint besides the system's (a private CA).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
@@ -255,6 +270,7 @@ impl Default for UploadConfig {
             server_side_encryption: None,
             presign_expiry_hours: 24,
             dir: None,
+            addressing: Addressing::Auto,
             ca_file: None,
         }
     }

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use super::bandwidth::Limiter;
 use super::plan::{Head, ServerPart};
 use crate::base::SharedClock;
-use crate::config::{ChecksumMode, UploadConfig};
+use crate::config::{Addressing, ChecksumMode, UploadConfig};
 pub use body::{Body, Summer};
 use body::{EMPTY_SHA256, metered};
 pub use error::S3Error;
@@ -64,9 +64,18 @@ impl S3 {
             .map_err(|e| S3Error::setup(format!("upload.endpoint: {e}")))?;
         let sign_payload = endpoint.scheme() != "https";
         let host = endpoint.host_str().unwrap_or("");
-        // AWS serves virtual-host style; S3-compatible servers on an IP or a custom name
-        // are addressed path-style (Garage, MinIO, s3s).
-        let path_style = !host.ends_with("amazonaws.com");
+        let bucket = cfg.bucket.clone().unwrap_or_default();
+        let path_style = match cfg.addressing {
+            Addressing::Path => true,
+            Addressing::Virtual => false,
+            // AWS serves virtual-host style, but `a.b.s3.amazonaws.com` is outside its
+            // wildcard certificate; S3-compatible servers on an IP or a custom name are
+            // addressed path-style (Garage, MinIO, s3s).
+            Addressing::Auto => {
+                !host.ends_with("amazonaws.com")
+                    || (bucket.contains('.') && endpoint.scheme() == "https")
+            }
+        };
         let creds = Credentials::new(
             cfg.access_key_id.clone().unwrap_or_default(),
             cfg.secret_access_key
@@ -101,7 +110,7 @@ impl S3 {
         Ok(S3 {
             http,
             endpoint,
-            bucket: cfg.bucket.clone().unwrap_or_default(),
+            bucket,
             path_style,
             signer: Signer::new(creds, cfg.region.clone()),
             storage_class: cfg.storage_class.clone(),
@@ -444,4 +453,53 @@ fn etag_of(resp: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(endpoint: &str, bucket: &str, addressing: Addressing) -> S3 {
+        let cfg = UploadConfig {
+            endpoint: Some(endpoint.into()),
+            bucket: Some(bucket.into()),
+            addressing,
+            ..UploadConfig::default()
+        };
+        S3::new(
+            &cfg,
+            Limiter::new(None),
+            crate::base::clock::system(),
+            Arc::new(AtomicI64::new(0)),
+            0,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn addressing_styles() {
+        let aws = "https://s3.eu-west-1.amazonaws.com";
+        let u = s3(aws, "footage", Addressing::Auto).url(Some("a b/c+d.mp4"), &[]);
+        assert_eq!(
+            u.as_str(),
+            "https://footage.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd.mp4"
+        );
+        let dotted = s3(aws, "cam.footage", Addressing::Auto).url(Some("k"), &[]);
+        assert_eq!(
+            dotted.as_str(),
+            "https://s3.eu-west-1.amazonaws.com/cam.footage/k"
+        );
+        let garage = s3("http://127.0.0.1:3900", "b", Addressing::Auto);
+        assert_eq!(
+            garage.url(None, &[("uploads", String::new())]).as_str(),
+            "http://127.0.0.1:3900/b?uploads="
+        );
+        let forced = s3("http://minio.lan:9000", "b", Addressing::Virtual).url(Some("k"), &[]);
+        assert_eq!(forced.as_str(), "http://b.minio.lan:9000/k");
+        let path = s3(aws, "footage", Addressing::Path).url(Some("k"), &[]);
+        assert_eq!(
+            path.as_str(),
+            "https://s3.eu-west-1.amazonaws.com/footage/k"
+        );
+    }
 }
