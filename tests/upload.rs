@@ -456,6 +456,30 @@ fn a_private_ca_is_trusted_through_ca_file_and_refused_without() {
     assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local));
 }
 
+/// A key that may write but not read (no HEAD): each upload is verified by the checksum the
+/// server returned when it stored the object, and completes without a false failure.
+#[test]
+fn a_write_only_key_uploads_and_verifies_by_the_returned_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let (key_id, secret) = garage.write_only_key();
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[300_000, 12 << 20]);
+    let section = garage
+        .upload_section(garage.port, "part_size_mib = 5")
+        .replace(&garage.key_id, &key_id)
+        .replace(&garage.secret, &secret);
+    let cfg = config(dir.path(), &section);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_uploaded(&cfg, files.len() as i64, Duration::from_secs(60));
+    assert_eq!(status(&cfg)["queue"]["failed"], 0);
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
+    for (key, local) in &files {
+        assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local), "{key}");
+    }
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

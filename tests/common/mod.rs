@@ -445,6 +445,29 @@ impl Garage {
         }
     }
 
+    /// A second key that may write to the bucket but not read it: (key id, secret).
+    pub fn write_only_key(&self) -> (String, String) {
+        let key_id = format!("GK{}", "fedcba9876543210fedcba98");
+        let secret = "facade".repeat(10) + "face";
+        for args in [
+            vec!["key", "import", "--yes", "-n", "writer", &key_id, &secret],
+            vec!["bucket", "allow", "--write", "footage", "--key", "writer"],
+        ] {
+            let out = Command::new("garage")
+                .arg("-c")
+                .arg(&self.conf)
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "garage {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (key_id, secret)
+    }
+
     /// The `[upload]` section pointing camvault at this Garage (or at `port`, a proxy).
     pub fn upload_section(&self, port: u16, extra: &str) -> String {
         format!(

@@ -33,6 +33,14 @@ use body::{EMPTY_SHA256, metered};
 pub use error::S3Error;
 use sign::{Placement, Signer, host_header};
 
+/// What the server said about an object as it stored it: all a key that may write but not
+/// read (no HEAD) has to verify the upload by.
+#[derive(Debug, Clone, Default)]
+pub struct Proof {
+    pub etag: String,
+    pub crc32c: Option<String>,
+}
+
 pub struct S3 {
     http: reqwest::Client,
     endpoint: url::Url,
@@ -290,12 +298,19 @@ impl S3 {
             .map_err(S3Error::network)
     }
 
-    pub async fn put_object(&self, key: &str, body: &Body) -> Result<String, S3Error> {
+    pub async fn put_object(&self, key: &str, body: &Body) -> Result<Proof, S3Error> {
         let url = self.url(Some(key), &[]);
         let resp = self
             .send("PUT", url, self.object_headers(key), Some(body))
             .await?;
-        Ok(etag_of(&resp))
+        Ok(Proof {
+            etag: etag_of(&resp),
+            crc32c: resp
+                .headers()
+                .get("x-amz-checksum-crc32c")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        })
     }
 
     pub async fn create_multipart(&self, key: &str) -> Result<String, S3Error> {
@@ -353,7 +368,7 @@ impl S3 {
         key: &str,
         upload_id: &str,
         parts: &[(i64, String, u32)],
-    ) -> Result<(), S3Error> {
+    ) -> Result<Proof, S3Error> {
         let doc = xml::complete(parts, self.crc_mode());
         let body = Body::document(Bytes::from(doc.into_bytes()), self.sign_payload);
         let url = self.url(Some(key), &[("uploadId", upload_id.to_string())]);
@@ -361,7 +376,10 @@ impl S3 {
         let text = resp.text().await.map_err(S3Error::network)?;
         match S3Error::in_body(&text) {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                let (etag, crc32c) = xml::completed(&text);
+                Ok(Proof { etag, crc32c })
+            }
         }
     }
 

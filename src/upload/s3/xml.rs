@@ -54,6 +54,21 @@ struct ListUploadsXml {
     uploads: Vec<UploadXml>,
 }
 
+#[derive(Deserialize)]
+struct CompleteXml {
+    #[serde(rename = "ETag", default)]
+    etag: String,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    crc32c: Option<String>,
+}
+
+/// CompleteMultipartUpload's answer: the object's ETag and, where the server gives it, its
+/// CRC32C (all a key that may write but not read has to verify by).
+pub fn completed(text: &str) -> (String, Option<String>) {
+    quick_xml::de::from_str::<CompleteXml>(text)
+        .map_or((String::new(), None), |x| (x.etag, x.crc32c))
+}
+
 fn bad(what: &str, e: impl std::fmt::Display) -> S3Error {
     S3Error::network(format!("bad {what} answer: {e}"))
 }
@@ -162,6 +177,16 @@ mod tests {
         let init = "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>xyz</UploadId></InitiateMultipartUploadResult>";
         assert_eq!(upload_id(init).unwrap(), "xyz");
         assert!(upload_id("<nope/>").is_err());
+    }
+
+    #[test]
+    fn complete_answer() {
+        let x = "<CompleteMultipartUploadResult><Key>k</Key><ETag>\"e-2\"</ETag><ChecksumCRC32C>AAAAAA==-2</ChecksumCRC32C></CompleteMultipartUploadResult>";
+        assert_eq!(
+            completed(x),
+            ("\"e-2\"".to_string(), Some("AAAAAA==-2".to_string()))
+        );
+        assert_eq!(completed("garbage"), (String::new(), None));
     }
 
     #[test]
