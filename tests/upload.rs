@@ -480,6 +480,44 @@ fn a_write_only_key_uploads_and_verifies_by_the_returned_checksum() {
     }
 }
 
+/// A rotated secret in `secret_access_key_file` takes effect on SIGHUP, without a restart.
+#[test]
+fn sighup_rereads_the_secret_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(&dir.path().join("garage"));
+    let data = dir.path().join("data");
+    let files = queue_files(&data, &[200_000]);
+    let secret_file = dir.path().join("s3.secret");
+    write_secret(&secret_file, "NotTheSecret0123456789\n", 0o600);
+    let section = garage.upload_section(garage.port, "").replace(
+        &format!("secret_access_key = \"{}\"", garage.secret),
+        &format!("secret_access_key_file = \"{}\"", secret_file.display()),
+    );
+    let cfg = config(dir.path(), &section);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for(
+        "the job failed on the old secret",
+        Duration::from_secs(60),
+        || status(&cfg)["queue"]["failed"] == 1,
+    );
+    write_secret(&secret_file, &format!("{}\n", garage.secret), 0o600);
+    daemon.signal(SIGHUP);
+    wait_for("SIGHUP handled", Duration::from_secs(10), || {
+        ask_socket(&data, b"{\"cmd\":\"status\"}\n")["ok"] == true
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let r = ask_socket(&data, b"{\"cmd\":\"upload\",\"action\":\"retry-failed\"}\n");
+    assert_eq!(r["result"]["retrying"], 1, "{r}");
+    wait_uploaded(&cfg, 1, Duration::from_secs(60));
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    assert!(log.contains("credentials re-read"), "{log}");
+    assert!(!log.contains(&garage.secret), "no secret in the log");
+    let (key, local) = &files[0];
+    assert_eq!(garage.tool(&["md5", key]).trim(), md5_file(local));
+}
+
 #[test]
 fn md5_mode_sends_content_md5_and_no_checksum_headers() {
     // For servers that refuse x-amz-checksum-* (Backblaze B2): Content-MD5 on every body, no

@@ -311,6 +311,16 @@ fn check_private(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A secret file read again (SIGHUP), with the same rules as at start; errors name `key`.
+pub fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {
+    read_secret_file(path).map_err(|reason| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        key: key.to_string(),
+        origin: Origin::File(None),
+        reason,
+    })
+}
+
 fn read_secret_file(path: &Path) -> Result<String, String> {
     check_private(path)?;
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

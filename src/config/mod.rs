@@ -14,7 +14,7 @@ mod types;
 mod validate;
 
 pub use error::{ConfigError, Origin};
-pub use load::{DEFAULT_PATH, load_file, load_str};
+pub use load::{DEFAULT_PATH, load_file, load_str, read_secret};
 pub use redact::{redact_url, scrub, url_secrets};
 pub use secret::{Secret, SensitiveUrl};
 pub use types::*;

@@ -68,6 +68,9 @@ impl Daemon {
     pub async fn start_with_clock(cfg: Config, clock: SharedClock) -> Result<Daemon, DaemonError> {
         let term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
         let int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+        // SIGHUP re-reads credential files; registering it once keeps its default action
+        // (exit) away for the life of the process.
+        drop(signal(SignalKind::hangup()).map_err(DaemonError::Signals)?);
         // Footage, the database and the socket are private to the daemon's user.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         let data_dir = DataDir::new(&cfg.device.data_dir);
@@ -134,6 +137,9 @@ impl Daemon {
                 }
             })
         });
+        if let Some(up) = uploader.clone() {
+            tasks.spawn_supervised("SIGHUP", move |tok| reload_on_hangup(up.clone(), tok));
+        }
         let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
         let dispatcher = Dispatcher::new(
@@ -226,6 +232,24 @@ impl Daemon {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Re-reads the upload credential files on every SIGHUP (`systemctl reload camvault`): a
+/// rotated key takes effect without a restart; a bad file keeps the old credentials.
+async fn reload_on_hangup(
+    uploader: crate::upload::UploaderHandle,
+    cancel: CancellationToken,
+) -> Result<(), DaemonError> {
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = hup.recv() => match uploader.reload_credentials() {
+                Ok(_) => tracing::info!("SIGHUP: upload credentials re-read"),
+                Err(e) => tracing::warn!(error = %e, "SIGHUP: credentials not re-read; keeping the old ones"),
+            },
+        }
     }
 }
 

@@ -112,6 +112,30 @@ impl UploaderHandle {
             .ok()
     }
 
+    /// Re-reads `secret_access_key_file` and `session_token_file` (SIGHUP): a rotated key
+    /// takes effect without a restart. Keys given inline stay as they are.
+    pub fn reload_credentials(&self) -> Result<bool, crate::config::ConfigError> {
+        let Some(s3) = &self.ctx.s3 else {
+            return Ok(false);
+        };
+        let u = &self.ctx.cfg.upload;
+        let secret = match &u.secret_access_key_file {
+            Some(p) => Some(crate::config::read_secret(
+                "upload.secret_access_key_file",
+                p,
+            )?),
+            None => u.secret_access_key.as_ref().map(|s| s.expose().to_string()),
+        };
+        let token = match &u.session_token_file {
+            Some(p) => Some(crate::config::read_secret("upload.session_token_file", p)?),
+            None => u.session_token.as_ref().map(|s| s.expose().to_string()),
+        };
+        let key_id = u.access_key_id.clone().unwrap_or_default();
+        s3.set_credentials(&key_id, &secret.unwrap_or_default(), token.as_deref());
+        self.ctx.wake.notify_one();
+        Ok(true)
+    }
+
     /// Look at the queue now (a clip or snapshot was just stored).
     pub fn wake(&self) {
         self.ctx.wake.notify_one();

@@ -132,6 +132,17 @@ impl S3 {
         })
     }
 
+    /// New credentials for every request from now on (SIGHUP re-read their files).
+    pub fn set_credentials(&self, key_id: &str, secret: &str, token: Option<&str>) {
+        self.signer.set_credentials(Credentials::new(
+            key_id,
+            secret,
+            token.map(str::to_string),
+            None,
+            "camvault-config",
+        ));
+    }
+
     /// What a body read for this server must be checksummed with.
     pub fn summer(&self) -> Summer {
         Summer::new(self.checksum == ChecksumMode::Md5, self.sign_payload)

@@ -12,7 +12,8 @@ use aws_sigv4::sign::v4;
 use super::S3Error;
 
 pub struct Signer {
-    creds: Credentials,
+    /// Replaced when SIGHUP re-reads the credential files.
+    creds: parking_lot::RwLock<Credentials>,
     region: String,
 }
 
@@ -25,7 +26,14 @@ pub enum Placement {
 
 impl Signer {
     pub fn new(creds: Credentials, region: String) -> Signer {
-        Signer { creds, region }
+        Signer {
+            creds: parking_lot::RwLock::new(creds),
+            region,
+        }
+    }
+
+    pub fn set_credentials(&self, creds: Credentials) {
+        *self.creds.write() = creds;
     }
 
     /// Signs `method url` with `headers` (which must include `host`) at `time`.
@@ -49,7 +57,7 @@ impl Signer {
                 settings.expires_in = Some(expires);
             }
         }
-        let identity = self.creds.clone().into();
+        let identity = self.creds.read().clone().into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
