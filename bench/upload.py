@@ -5,7 +5,11 @@ boto3 upload_file, `aws s3 cp` and `rclone copyto`. Wall time, CPU seconds, peak
 Each tool uploads its own fresh random file, in turn, for --rounds rounds (the order rotates
 each round); the medians are reported.
 
-Usage: bench/upload.py [--mib 1024] [--rounds 5] [--bin target/release/camvault]
+With --https, Garage sits behind nginx as a TLS terminator with a private CA's certificate,
+which every tool is told to trust (camvault's `upload.ca_file`, AWS_CA_BUNDLE, rclone's
+--ca-cert); the server-side CPU column then counts nginx too.
+
+Usage: bench/upload.py [--mib 1024] [--rounds 5] [--https] [--bin target/release/camvault]
 """
 import argparse
 import os
@@ -61,6 +65,36 @@ def garage(tmp):
     return proc, f"http://127.0.0.1:{api}"
 
 
+def tls_terminator(tmp, upstream_port):
+    """nginx in front of Garage with a certificate for 127.0.0.1 from a fresh private CA."""
+    os.makedirs(f"{tmp}/tmp", exist_ok=True)
+    sh = (f"cd {tmp} && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca "
+          "&& openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 "
+          "&& printf 'subjectAltName = IP:127.0.0.1\\n' > ext.cnf "
+          "&& openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf")
+    subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
+    port = free_port()
+    with open(f"{tmp}/nginx.conf", "w") as f:
+        f.write(f"daemon off;\nmaster_process off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\n"
+                "events { worker_connections 256; }\n"
+                f"http {{ access_log off; client_max_body_size 0; proxy_request_buffering off; proxy_buffering off;\n"
+                f"client_body_temp_path {tmp}/tmp; proxy_temp_path {tmp}/tmp; fastcgi_temp_path {tmp}/tmp;\n"
+                f"uwsgi_temp_path {tmp}/tmp; scgi_temp_path {tmp}/tmp;\n"
+                f"server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {tmp}/server.pem; ssl_certificate_key {tmp}/server.key;\n"
+                f"location / {{ proxy_pass http://127.0.0.1:{upstream_port}; proxy_http_version 1.1;\n"
+                "proxy_set_header Host $http_host; proxy_set_header Connection \"\"; } } }\n")
+    proc = subprocess.Popen(["nginx", "-p", tmp, "-c", f"{tmp}/nginx.conf"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    import socket
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f"https://127.0.0.1:{port}", f"{tmp}/ca.pem"
+
+
 def timed(cmd, env=None):
     """Runs a peer; wall time, CPU seconds and peak RSS of it (and its children), from its own
     wait4 rusage: RUSAGE_CHILDREN's maxrss would be the largest of every child so far."""
@@ -80,7 +114,7 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / HZ
 
 
-def camvault(binary, endpoint, tmp, src, size):
+def camvault(binary, endpoint, tmp, src, size, ca=None):
     tmp = tempfile.mkdtemp(dir=tmp)
     data = os.path.join(tmp, "cv")
     # Outside recordings/: the recorder would take a file there for an interrupted segment.
@@ -92,7 +126,8 @@ def camvault(binary, endpoint, tmp, src, size):
         f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n'
                 f'[[camera]]\nname = "bench"\nsource = "test:"\nenabled = false\n'
                 f'[upload]\ndestination = "s3"\nendpoint = "{endpoint}"\nbucket = "bench"\n'
-                f'access_key_id = "{KEY_ID}"\nsecret_access_key = "{SECRET}"\n')
+                f'access_key_id = "{KEY_ID}"\nsecret_access_key = "{SECRET}"\n'
+                + (f'ca_file = "{ca}"\n' if ca else ''))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     # The store and the camera row exist after a first start; then the file is queued as
     # the recorder would queue a closed segment.
@@ -127,15 +162,21 @@ def main():
     ap.add_argument("--mib", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/camvault"))
+    ap.add_argument("--https", action="store_true")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cv-upbench-")
-    proc = None
+    proc = tls = ca = None
     results, server = {}, {}  # name -> one entry per round
     try:
         proc, endpoint = garage(os.path.join(tmp, "garage"))
+        if a.https:
+            tls, endpoint, ca = tls_terminator(os.path.join(tmp, "tls"), int(endpoint.rsplit(":", 1)[1]))
         size = a.mib << 20
         env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
         env.pop("AWS_CA_BUNDLE", None)
+        if ca:
+            env["AWS_CA_BUNDLE"] = ca
+        servers = [proc] + ([tls] if tls else [])
 
         def run(name, fn):
             """Each tool gets its own random file of the same size: Garage stores blocks by
@@ -146,15 +187,15 @@ def main():
             with open(src, "wb") as f:
                 for _ in range(a.mib):
                     f.write(os.urandom(1 << 20))
-            before = proc_cpu(proc.pid)
+            before = sum(proc_cpu(p.pid) for p in servers)
             results.setdefault(name, []).append(fn(src))
-            server.setdefault(name, []).append(proc_cpu(proc.pid) - before)
+            server.setdefault(name, []).append(sum(proc_cpu(p.pid) for p in servers) - before)
             os.unlink(src)
 
         boto = ("import boto3,sys; from botocore.config import Config; "
                 f"boto3.client('s3', endpoint_url='{endpoint}', config=Config(s3={{'addressing_style': 'path'}}))"
                 f".upload_file(sys.argv[1], 'bench', 'boto3.bin')")
-        tools = [("camvault", lambda src: camvault(a.bin, endpoint, tmp, src, size)),
+        tools = [("camvault", lambda src: camvault(a.bin, endpoint, tmp, src, size, ca)),
                  ("boto3 upload_file", lambda src: timed([sys.executable, "-c", boto, src], env))]
         if shutil.which("aws"):
             tools.append(("aws s3 cp", lambda src: timed(["aws", "--endpoint-url", endpoint, "s3", "cp", src, "s3://bench/aws.bin"], env)))
@@ -162,7 +203,8 @@ def main():
             renv = dict(env, RCLONE_CONFIG_G_TYPE="s3", RCLONE_CONFIG_G_PROVIDER="Other", RCLONE_CONFIG_G_ENDPOINT=endpoint,
                         RCLONE_CONFIG_G_ACCESS_KEY_ID=KEY_ID, RCLONE_CONFIG_G_SECRET_ACCESS_KEY=SECRET,
                         RCLONE_CONFIG_G_FORCE_PATH_STYLE="true", RCLONE_CONFIG_G_REGION="us-east-1")
-            tools.append(("rclone copyto", lambda src: timed(["rclone", "copyto", src, "g:bench/rclone.bin"], renv)))
+            ca_arg = ["--ca-cert", ca] if ca else []
+            tools.append(("rclone copyto", lambda src: timed(["rclone", "copyto", *ca_arg, src, "g:bench/rclone.bin"], renv)))
         # A first upload warms Garage up (its tables and workers start on first use); unmeasured.
         warm = os.path.join(tmp, "warm.bin")
         with open(warm, "wb") as f:
@@ -173,12 +215,15 @@ def main():
             for name, fn in tools[r % len(tools):] + tools[:r % len(tools)]:
                 run(name, fn)
     finally:
-        if proc:
-            proc.kill()
+        for p in (proc, tls):
+            if p:
+                p.kill()
+                p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     median = {n: tuple(statistics.median(r[i] for r in runs) for i in range(3)) for n, runs in results.items()}
-    print(f"upload benchmark: one {a.mib} MiB file to loopback Garage, median of {a.rounds} rounds")
-    print(f"  {'tool':<20} {'wall s':>7} {'CPU s':>7} {'peak RSS':>10} {'Garage CPU s':>13}")
+    over = "https (nginx TLS in front)" if a.https else "http"
+    print(f"upload benchmark: one {a.mib} MiB file to loopback Garage over {over}, median of {a.rounds} rounds")
+    print(f"  {'tool':<20} {'wall s':>7} {'CPU s':>7} {'peak RSS':>10} {'server CPU s':>13}")
     for name, (wall, cpu, rss) in median.items():
         print(f"  {name:<20} {wall:7.2f} {cpu:7.2f} {rss / 1048576:8.1f} MiB {statistics.median(server[name]):13.2f}")
     print("  each round (wall s / CPU s):")
