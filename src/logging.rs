@@ -10,11 +10,21 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// libunftp logs its internal structs at INFO, kilobytes per FTP session; camvault logs one
+/// line per upload itself. Its messages show from WARN unless the level names it.
+fn with_quiet_ftp(level: &str) -> String {
+    if level.contains("libunftp") {
+        level.to_string()
+    } else {
+        format!("{level},libunftp=warn")
+    }
+}
+
 pub fn init(config_level: &str) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .or_else(|| EnvFilter::try_new(config_level).ok())
+        .or_else(|| EnvFilter::try_new(with_quiet_ftp(config_level)).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
