@@ -30,7 +30,7 @@ test: deps lint cross-aarch64
 ## The fast tier (under 3 minutes warm): format, lints, unit tests and the in-process
 ## integration tests (store, config, the kill -9 loop). `make test` stays the full suite.
 check: lint
-	$(CARGO) test --locked --lib --test store --test config --test store_crash
+	$(CARGO) test --locked --lib --test store --test config --test store_crash --test retention_clock
 
 lint:
 	$(CARGO) fmt --all -- --check
