@@ -204,6 +204,9 @@ def main():
                         RCLONE_CONFIG_G_ACCESS_KEY_ID=KEY_ID, RCLONE_CONFIG_G_SECRET_ACCESS_KEY=SECRET,
                         RCLONE_CONFIG_G_FORCE_PATH_STYLE="true", RCLONE_CONFIG_G_REGION="us-east-1")
             ca_arg = ["--ca-cert", ca] if ca else []
+            # rclone's AWS SDK refuses to start with AWS_CA_BUNDLE set ("unsupported
+            # transport"): it gets the CA through --ca-cert only.
+            renv.pop("AWS_CA_BUNDLE", None)
             tools.append(("rclone copyto", lambda src: timed(["rclone", "copyto", *ca_arg, src, "g:bench/rclone.bin"], renv)))
         # A first upload warms Garage up (its tables and workers start on first use); unmeasured.
         warm = os.path.join(tmp, "warm.bin")
