@@ -415,6 +415,55 @@ fn start_up_problems_exit_2_naming_the_key() {
     }
 }
 
+/// Every command has a CLI verb, and exit codes tell bad usage (2, whether clap or the daemon
+/// refuses it) from failures (1).
+#[test]
+fn every_command_has_a_verb_and_exit_codes_tell_usage_from_failure() {
+    let help = run(camvault().arg("--help")).stdout;
+    for name in camvault::control::Command::NAMES {
+        if matches!(name, "ota" | "reboot") {
+            continue;
+        }
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(name)),
+            "`{name}` has no CLI verb: {help}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(dir.path(), CAMERAS);
+    let cli = |args: &[&str]| run(camvault().arg("--config").arg(&cfg).args(args));
+    // Without a daemon: a runtime failure.
+    assert_eq!(cli(&["discover"]).code, 1);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("front recording", Duration::from_secs(40), || {
+        status(&cfg)["cameras"]["front"]["state"] == "recording"
+    });
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["record", "front", "off"], 0, "enabled"),
+        (&["record", "front", "on"], 0, "enabled"),
+        (&["discover"], 0, "v4l2"),
+        (&["record", "nope", "on"], 2, "no camera named"),
+        (&["record", "front", "maybe"], 2, "maybe"),
+        (&["snapshot", "nope"], 2, "no camera named"),
+        (&["clip", "front", "--pre", "700"], 2, "at most 600"),
+        (&["upload", "pause"], 2, "uploads are off"),
+        (&["relay", "start"], 2, "relay is off"),
+    ];
+    for (args, code, needle) in cases {
+        let r = cli(args);
+        assert_eq!(r.code, *code, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains(needle) || r.stderr.contains(needle),
+            "{args:?}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
+}
+
 #[test]
 fn segments_and_queue_list_the_store() {
     let dir = tempfile::tempdir().unwrap();

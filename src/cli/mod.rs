@@ -94,6 +94,43 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Switch a camera's recording on or off (until the daemon restarts)
+    Record {
+        camera: String,
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+    /// Pause or resume uploads, or put failed jobs back in the queue
+    Upload {
+        #[arg(value_enum)]
+        action: UploadVerb,
+    },
+    /// Start or stop the FTP-to-RTMP relay
+    Relay {
+        #[arg(value_enum)]
+        action: RelayVerb,
+    },
+    /// List the V4L2 cameras attached to this device
+    Discover,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum UploadVerb {
+    Pause,
+    Resume,
+    RetryFailed,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RelayVerb {
+    Start,
+    Stop,
 }
 
 /// Why a command failed, and so its exit code.
@@ -231,7 +268,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             if let (Some(out), Some(rel)) = (out, v.get("path").and_then(Value::as_str)) {
                 std::fs::copy(cfg.device.data_dir.join(rel), &out).map_err(Failure::runtime)?;
             }
-            print_media(&v, json)
+            print_media(&cfg, v, json)
         }
         Cmd::Clip {
             camera,
@@ -251,8 +288,31 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let args =
                 serde_json::json!({ "camera": camera, "at": at, "pre_s": pre, "post_s": post });
             let v = ask_daemon(&cfg, "clip", args, std::time::Duration::from_secs(timeout))?;
-            print_media(&v, json)
+            print_media(&cfg, v, json)
         }
+        Cmd::Record { camera, state } => {
+            let args =
+                serde_json::json!({ "camera": camera, "enabled": matches!(state, OnOff::On) });
+            print::json(&ask_daemon(&load(&path)?, "record", args, SHORT)?)
+        }
+        Cmd::Upload { action } => {
+            let action = match action {
+                UploadVerb::Pause => "pause",
+                UploadVerb::Resume => "resume",
+                UploadVerb::RetryFailed => "retry-failed",
+            };
+            let args = serde_json::json!({ "action": action });
+            print::json(&ask_daemon(&load(&path)?, "upload", args, SHORT)?)
+        }
+        Cmd::Relay { action } => {
+            let action = match action {
+                RelayVerb::Start => "start",
+                RelayVerb::Stop => "stop",
+            };
+            let args = serde_json::json!({ "action": action });
+            print::json(&ask_daemon(&load(&path)?, "relay", args, SHORT)?)
+        }
+        Cmd::Discover => print::json(&ask_daemon(&load(&path)?, "discover", Value::Null, SHORT)?),
         Cmd::Queue { json } => {
             let cfg = load(&path)?;
             let destination = match cfg.upload.destination {
@@ -292,6 +352,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Sends a command the daemon must serve (there is no offline fallback) and prints its result.
+/// How long a quick command may take.
+const SHORT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn ask_daemon(
     cfg: &Config,
     name: &str,
@@ -301,7 +364,16 @@ fn ask_daemon(
     let socket = control::socket_path(&cfg.device.data_dir);
     match control::request_within(&socket, name, args, timeout) {
         Ok(reply) if reply.ok => Ok(reply.result.unwrap_or(Value::Null)),
-        Ok(reply) => Err(Failure::Runtime(reply.error.unwrap_or_default())),
+        Ok(reply) => {
+            let error = reply.error.unwrap_or_default();
+            Err(match reply.error_kind {
+                // What the daemon refuses as wrong is bad usage, like a bad flag.
+                Some(control::ErrorKind::Usage | control::ErrorKind::Unavailable) => {
+                    Failure::Usage(error)
+                }
+                _ => Failure::Runtime(error),
+            })
+        }
         Err(ControlError::NotRunning(_)) => Err(Failure::Runtime(format!(
             "`{name}` needs the running daemon (start it with `camvault run`)"
         ))),
@@ -309,9 +381,15 @@ fn ask_daemon(
     }
 }
 
-fn print_media(v: &Value, json: bool) -> Result<(), Failure> {
+/// A new clip or snapshot: its absolute path (the daemon's answer is relative to
+/// `data_dir`), the object key and, on S3, the presigned URL.
+fn print_media(cfg: &Config, mut v: Value, json: bool) -> Result<(), Failure> {
+    if let Some(rel) = v.get("path").and_then(Value::as_str) {
+        let abs = cfg.device.data_dir.join(rel).display().to_string();
+        v["path"] = Value::String(abs);
+    }
     if json {
-        return print::json(v);
+        return print::json(&v);
     }
     let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
     println!("path: {}", field("path"));

@@ -89,6 +89,12 @@ pub const DEFAULT_POST_S: u32 = 30;
 
 impl Command {
     /// The command's name as it appears in `cmd/<name>` and in socket requests.
+    /// Every command's name: the CLI has a verb for each but `ota` (not there yet) and
+    /// `reboot` (`systemctl reboot` on the device itself).
+    pub const NAMES: [&'static str; 9] = [
+        "record", "snapshot", "clip", "status", "upload", "relay", "ota", "reboot", "discover",
+    ];
+
     pub fn name(&self) -> &str {
         match self {
             Command::Record(_) => "record",
@@ -192,6 +198,22 @@ pub struct Reply {
     pub result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What kind of refusal, for callers that act on it (the CLI's exit code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The request is wrong (unknown command or camera, bad or out-of-range arguments): the
+    /// CLI exits 2, as for bad usage.
+    Usage,
+    /// The feature is off in the config, or not there yet.
+    Unavailable,
+    /// It was right but failed (no footage, a store or ffmpeg error, busy, timed out).
+    Failed,
 }
 
 impl Reply {
@@ -201,6 +223,22 @@ impl Reply {
             ok: true,
             result: Some(result),
             error: None,
+            error_kind: None,
+        }
+    }
+
+    /// A refusal of a request that is itself wrong.
+    pub fn usage(request_id: Value, error: impl Into<String>) -> Reply {
+        Reply {
+            error_kind: Some(ErrorKind::Usage),
+            ..Reply::err(request_id, error)
+        }
+    }
+
+    pub fn refused(request_id: Value, error: impl Into<String>, kind: ErrorKind) -> Reply {
+        Reply {
+            error_kind: Some(kind),
+            ..Reply::err(request_id, error)
         }
     }
 
@@ -210,6 +248,7 @@ impl Reply {
             ok: false,
             result: None,
             error: Some(error.into()),
+            error_kind: Some(ErrorKind::Failed),
         }
     }
 }
@@ -279,6 +318,20 @@ impl Request {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_name_is_a_command() {
+        for name in Command::NAMES {
+            if let Ok(cmd) = Command::parse(name, Value::Null) {
+                assert_eq!(cmd.name(), name);
+                assert!(!matches!(cmd, Command::Unknown(_)), "{name}");
+            }
+        }
+        assert!(matches!(
+            Command::parse("selfdestruct", Value::Null),
+            Ok(Command::Unknown(_))
+        ));
+    }
+
     use super::*;
     use serde_json::json;
 

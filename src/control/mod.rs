@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use client::{request, request_within};
-pub use command::{Command, DEFAULT_POST_S, DEFAULT_PRE_S, MAX_CLIP_SIDE_S, Reply, Request};
+pub use command::{
+    Command, DEFAULT_POST_S, DEFAULT_PRE_S, ErrorKind, MAX_CLIP_SIDE_S, Reply, Request,
+};
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::{DeviceEvent, Health, MediaReady};
@@ -58,6 +60,21 @@ pub enum CommandError {
     Recorder(#[from] crate::recorder::RecorderError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+impl CommandError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommandError::Unknown(_)
+            | CommandError::Invalid(_)
+            | CommandError::Time(_)
+            | CommandError::Recorder(crate::recorder::RecorderError::UnknownCamera(_)) => {
+                ErrorKind::Usage
+            }
+            CommandError::Off(_) | CommandError::NotYet(_) => ErrorKind::Unavailable,
+            CommandError::Recorder(_) | CommandError::Store(_) => ErrorKind::Failed,
+        }
+    }
 }
 
 /// Routes each command to the component that serves it.
@@ -218,10 +235,10 @@ impl Dispatcher {
 
     pub async fn answer_request(&self, req: Request) -> Reply {
         match req.command {
-            Err(e) => Reply::err(req.request_id, e),
+            Err(e) => Reply::usage(req.request_id, e),
             Ok(cmd) => match self.handle(cmd).await {
                 Ok(result) => Reply::ok(req.request_id, result),
-                Err(e) => Reply::err(req.request_id, e.to_string()),
+                Err(e) => Reply::refused(req.request_id, e.to_string(), e.kind()),
             },
         }
     }

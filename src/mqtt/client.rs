@@ -343,7 +343,7 @@ fn command(
     }
     let req = Request::decode_named(name, &payload);
     if let Err(e) = &req.command {
-        send(&Reply::err(req.request_id.clone(), e.clone()));
+        send(&Reply::usage(req.request_id.clone(), e.clone()));
         return;
     }
     let pool = match &req.command {
