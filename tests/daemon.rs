@@ -464,6 +464,41 @@ fn every_command_has_a_verb_and_exit_codes_tell_usage_from_failure() {
     assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
 }
 
+/// `camvault demo` leaves its config in its folder, so every other command can look at it, and
+/// a second run resumes with the same store and footage.
+#[test]
+fn the_demo_leaves_a_config_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let run_demo = || {
+        let r = run(camvault()
+            .args(["demo", "--seconds", "14", "--dir"])
+            .arg(&demo));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("camvault --config"), "{}", r.stdout);
+    };
+    run_demo();
+    let cfg = demo.join("camvault.toml");
+    let first = segments(&cfg);
+    assert!(!first.is_empty(), "the demo recorded");
+    run_demo();
+    let second = segments(&cfg);
+    assert!(
+        second.len() > first.len(),
+        "{} then {}",
+        first.len(),
+        second.len()
+    );
+    for s in &first {
+        assert!(
+            second.iter().any(|t| t["path"] == s["path"]),
+            "kept {}",
+            s["path"]
+        );
+    }
+    assert_eq!(status(&cfg)["source"], "store");
+}
+
 #[test]
 fn segments_and_queue_list_the_store() {
     let dir = tempfile::tempdir().unwrap();

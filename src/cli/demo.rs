@@ -29,14 +29,26 @@ destination = "dir"
 dir = @BUCKET_DIR@
 "#;
 
-/// The demo's config for a data directory (absolute). Environment overrides do not apply:
-/// the demo must behave the same on every machine.
+/// The demo's config for a data directory (absolute), also written to `DIR/camvault.toml` so
+/// every other command can look at the demo (`camvault --config DIR/camvault.toml status`).
+/// Environment overrides do not apply: the demo must behave the same on every machine. A
+/// second run on the same folder resumes: same store, same footage.
 pub fn config(data_dir: &Path) -> Result<Config, ConfigError> {
     let quote = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
     let text = DEMO_CONFIG
         .replace("@DATA_DIR@", &quote(data_dir))
         .replace("@BUCKET_DIR@", &quote(&data_dir.join("bucket")));
-    config::load_str(&text, Path::new("<demo>"), &[])
+    let file = data_dir.join("camvault.toml");
+    let cfg = config::load_str(&text, &file, &[])?;
+    let written = std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&file, format!("# written by `camvault demo`{text}")));
+    if let Err(e) = written {
+        return Err(ConfigError::Read {
+            file,
+            reason: e.to_string(),
+        });
+    }
+    Ok(cfg)
 }
 
 pub async fn run(cfg: Config, seconds: Option<u64>) -> Result<(), DaemonError> {
@@ -48,6 +60,10 @@ pub async fn run(cfg: Config, seconds: Option<u64>) -> Result<(), DaemonError> {
             .as_deref()
             .unwrap_or(Path::new("-"))
             .display()
+    );
+    println!(
+        "look at it from another shell: camvault --config {} status",
+        cfg.device.data_dir.join("camvault.toml").display()
     );
     let daemon = Daemon::start(cfg).await?;
     let health = daemon.health();
