@@ -63,12 +63,13 @@ pub async fn run(ctx: Arc<Ctx>, cancel: CancellationToken) -> Result<(), UploadE
             }
             continue;
         };
+        let started = tokio::time::Instant::now();
         let outcome = tokio::select! {
             // Abandoned mid-way: what was committed stays committed; the rest resumes later.
             _ = cancel.cancelled() => return Ok(()),
             r = upload(&ctx, &job) => r,
         };
-        record(&ctx, &job, outcome).await?;
+        record(&ctx, &job, outcome, started.elapsed()).await?;
     }
 }
 
@@ -76,6 +77,7 @@ async fn record(
     ctx: &Ctx,
     job: &Job,
     outcome: Result<String, UploadError>,
+    took: std::time::Duration,
 ) -> Result<(), UploadError> {
     let id = job.id;
     match outcome {
@@ -87,7 +89,10 @@ async fn record(
             // Retention may delete the local file once this is durable: make it so now.
             ctx.store.flush().await?;
             ctx.health.upload_progressed();
-            tracing::info!(key = %job.key, bytes = job.bytes, "uploaded and verified");
+            // The attempt's own rate: a resumed upload counts only the bytes it still sent.
+            let sent = (job.bytes - job.bytes_done).max(0) as f64;
+            let mib_s = sent / took.as_secs_f64().max(1e-3) / 1_048_576.0;
+            tracing::info!(key = %job.key, bytes = job.bytes, seconds = took.as_secs_f64(), mib_per_s = format!("{mib_s:.1}"), "uploaded and verified");
             ctx.health.emit(DeviceEvent::UploadDone {
                 key: job.key.clone(),
                 path: job.path.clone(),
