@@ -592,6 +592,25 @@ fn segments_and_queue_list_the_store() {
         ["back", "front"],
         "segments overlapping the window"
     );
+    // Each row says how its upload stands and where it goes; other kinds on request.
+    let back = list(&["segments", "--camera", "back"]);
+    assert_eq!(back[0]["kind"], "continuous");
+    assert_eq!(back[0]["upload"], "failed");
+    assert_eq!(back[0]["key"], "2026/01/24/back/1.mp4");
+    assert_eq!(
+        list(&["segments", "--kind", "clip"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        list(&["segments", "--kind", "all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 
     let q = list(&["queue"]);
     assert_eq!(q["destination"], "dir");

@@ -14,7 +14,7 @@ use crate::base::clock::{Clock, SystemClock, parse_time};
 use crate::config::{self, Config, ConfigError, Destination};
 use crate::control::{self, ControlError};
 use crate::health::{self, Status};
-use crate::store::{JobState, SegmentFilter, Store};
+use crate::store::{JobState, MediaKind, SegmentFilter, Store};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +62,9 @@ enum Cmd {
         until: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
+        /// Which files: continuous footage, clips, snapshots, or all of them
+        #[arg(long, value_enum, default_value = "continuous")]
+        kind: KindArg,
         #[arg(long)]
         json: bool,
     },
@@ -112,6 +115,14 @@ enum Cmd {
     },
     /// List the V4L2 cameras attached to this device
     Discover,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    Continuous,
+    Clip,
+    Snapshot,
+    All,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -234,6 +245,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             since,
             until,
             limit,
+            kind,
             json,
         } => {
             let cfg = load(&path)?;
@@ -248,6 +260,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 since: time(since)?,
                 until: time(until)?,
                 state: None,
+                kind: match kind {
+                    KindArg::Continuous => Some(MediaKind::Continuous),
+                    KindArg::Clip => Some(MediaKind::Clip),
+                    KindArg::Snapshot => Some(MediaKind::Snapshot),
+                    KindArg::All => None,
+                },
                 limit,
             };
             let store = open_store(&cfg)?;

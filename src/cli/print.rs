@@ -135,21 +135,24 @@ pub fn segments(rows: &[SegmentRow]) {
         return;
     }
     println!(
-        "{:<12} {:<20} {:>9} {:>10} {:<11} path",
-        "camera", "start", "duration", "size", "state"
+        "{:<12} {:<10} {:<20} {:>9} {:>10} {:<11} {:<9} path (key)",
+        "camera", "kind", "start", "duration", "size", "state", "upload"
     );
     for r in rows {
         let dur = r
             .duration_ms
             .map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
         println!(
-            "{:<12} {:<20} {:>9} {:>10} {:<11} {}",
+            "{:<12} {:<10} {:<20} {:>9} {:>10} {:<11} {:<9} {}{}",
             r.camera,
+            r.kind.as_str(),
             time(Some(r.start)),
             dur,
             r.bytes.map_or("-".to_string(), bytes),
             r.state.as_str(),
-            r.path
+            r.upload.map_or("-", |u| u.as_str()),
+            r.path,
+            r.key.as_ref().map_or(String::new(), |k| format!(" ({k})"))
         );
     }
 }

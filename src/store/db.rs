@@ -175,15 +175,25 @@ impl Db {
     /// range (`?1 IS NULL OR …` would hide it and scan every row ever stored).
     pub fn segments(&self, f: &SegmentFilter) -> Result<Vec<SegmentRow>, StoreError> {
         let mut sql = String::from(
-            "SELECT s.id, c.name, s.path, s.start_ms, s.end_ms, s.duration_ms, s.bytes, s.state
+            "SELECT s.id, c.name, s.path, s.start_ms, s.end_ms, s.duration_ms, s.bytes, s.state,
+                    s.kind, j.state, j.object_key
                FROM segment s JOIN camera c ON c.id = s.camera_id
-              WHERE +s.kind = 'continuous'",
+               LEFT JOIN upload_job j ON j.segment_id = s.id
+              WHERE 1 = 1",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut arg = |sql: &mut String, cond: &str, v: rusqlite::types::Value| {
             args.push(v);
             *sql += &cond.replace('?', &format!("?{}", args.len()));
         };
+        if let Some(kind) = f.kind {
+            // `+` keeps SQLite on the time index, not the kind one.
+            arg(
+                &mut sql,
+                " AND +s.kind = ?",
+                kind.as_str().to_string().into(),
+            );
+        }
         if let Some(cam) = &f.camera {
             arg(&mut sql, " AND c.name = ?", cam.clone().into());
         }
@@ -252,5 +262,8 @@ fn segment_row(r: &Row<'_>) -> rusqlite::Result<SegmentRow> {
         duration_ms: r.get(5)?,
         bytes: r.get(6)?,
         state: r.get(7)?,
+        kind: r.get(8)?,
+        upload: r.get(9)?,
+        key: r.get(10)?,
     })
 }

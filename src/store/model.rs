@@ -173,6 +173,11 @@ pub struct SegmentRow {
     pub duration_ms: Option<i64>,
     pub bytes: Option<i64>,
     pub state: SegmentState,
+    pub kind: MediaKind,
+    /// Its upload job's state, if it has one.
+    pub upload: Option<super::jobs::JobState>,
+    /// Where it goes (or went) in the bucket.
+    pub key: Option<String>,
 }
 
 /// A segment the recorder has started writing.
@@ -198,6 +203,8 @@ pub struct SegmentFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub state: Option<SegmentState>,
+    /// One kind of file only; `None`: continuous footage, clips and snapshots alike.
+    pub kind: Option<MediaKind>,
     pub limit: Option<u32>,
 }
 
