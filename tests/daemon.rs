@@ -460,6 +460,26 @@ fn every_command_has_a_verb_and_exit_codes_tell_usage_from_failure() {
             r.stderr
         );
     }
+    // The record switch outlives a restart: off stays off until switched on.
+    assert_eq!(cli(&["record", "front", "off"]).code, 0);
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for(
+        "front stopped after the restart",
+        Duration::from_secs(20),
+        || status(&cfg)["cameras"]["front"]["state"] == "stopped",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        status(&cfg)["cameras"]["front"]["state"],
+        "stopped",
+        "it stays off"
+    );
+    assert_eq!(cli(&["record", "front", "on"]).code, 0);
+    wait_for("front recording again", Duration::from_secs(40), || {
+        status(&cfg)["cameras"]["front"]["state"] == "recording"
+    });
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
 }

@@ -46,6 +46,7 @@ const FIXTURES: &[(u32, &str)] = &[
         "INSERT INTO upload_job (segment_id, path, object_key, bytes, state, created_ms, done_ms, etag)
            VALUES (NULL, 'clips/front/front_2023-11-14_22-15-00.mp4', 'clips/front/front_2023-11-14_22-15-00.mp4', 999, 'done', 1700000200000, 1700000300000, '\"e\"');",
     ),
+    (7, "UPDATE camera SET wanted = 0 WHERE id = 1;"),
 ];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {

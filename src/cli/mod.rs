@@ -97,7 +97,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Switch a camera's recording on or off (until the daemon restarts)
+    /// Switch a camera's recording on or off (kept across restarts)
     Record {
         camera: String,
         #[arg(value_enum)]

@@ -125,7 +125,9 @@ impl Dispatcher {
                 Ok(serde_json::to_value(status).unwrap_or_default())
             }
             Command::Record(args) => {
-                self.recorder.set_enabled(&args.camera, args.enabled)?;
+                self.recorder
+                    .set_enabled(&args.camera, args.enabled)
+                    .await?;
                 Ok(serde_json::json!({ "camera": args.camera, "enabled": args.enabled }))
             }
             Command::Upload(args) => {

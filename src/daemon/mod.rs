@@ -100,11 +100,13 @@ impl Daemon {
         let mut tasks = Tasks::new(cancel.clone());
 
         let retention = crate::retention::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
+        let wanted = store.read(|db| db.wanted()).await?;
         let recorder = crate::recorder::spawn(
             &cfg,
             store.clone(),
             health.clone(),
             retention.recording_paused.clone(),
+            &wanted,
             &mut tasks,
         );
         let uploader = crate::upload::spawn(&cfg, store.clone(), health.clone(), &mut tasks)?;

@@ -139,12 +139,20 @@ pub struct RecorderHandle {
 }
 
 impl RecorderHandle {
-    pub fn set_enabled(&self, camera: &str, enabled: bool) -> Result<(), RecorderError> {
+    /// The record switch: takes effect at once and is kept in the store, so a camera
+    /// switched off stays off after a restart.
+    pub async fn set_enabled(&self, camera: &str, enabled: bool) -> Result<(), RecorderError> {
         let tx = self
             .enabled
             .get(camera)
             .ok_or_else(|| RecorderError::UnknownCamera(camera.to_string()))?;
         tx.send_replace(enabled);
+        let cam = camera.to_string();
+        self.ctx
+            .store
+            .write(move |db| db.set_wanted(&cam, enabled))
+            .await?;
+        self.ctx.store.flush().await?;
         Ok(())
     }
 
@@ -204,6 +212,7 @@ pub fn spawn(
     store: Store,
     health: Health,
     disk_paused: watch::Receiver<bool>,
+    wanted: &BTreeMap<String, bool>,
     tasks: &mut Tasks,
 ) -> RecorderHandle {
     let (events, _) = broadcast::channel(256);
@@ -222,8 +231,10 @@ pub fn spawn(
     });
     let mut enabled = BTreeMap::new();
     for cam in &cfg.cameras {
-        let (user_tx, user) = watch::channel(cam.enabled);
-        let (tx, rx) = watch::channel(cam.enabled && !*disk_paused.borrow());
+        // The record switch as last set (kept in the store), else the config's `enabled`.
+        let on = cam.enabled && wanted.get(&cam.name).copied().unwrap_or(true);
+        let (user_tx, user) = watch::channel(on);
+        let (tx, rx) = watch::channel(on && !*disk_paused.borrow());
         enabled.insert(cam.name.clone(), user_tx);
         let (tx, paused) = (Arc::new(tx), disk_paused.clone());
         tasks.spawn_supervised(format!("switch {}", cam.name), move |tok| {

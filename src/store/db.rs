@@ -52,6 +52,24 @@ impl Db {
         Ok(())
     }
 
+    /// Remembers the record switch for `camera` (survives restarts).
+    pub fn set_wanted(&self, camera: &str, wanted: bool) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE camera SET wanted = ?2 WHERE name = ?1",
+            params![camera, wanted],
+        )?;
+        Ok(())
+    }
+
+    /// The record switch of each camera that has been switched: name → on.
+    pub fn wanted(&self) -> Result<BTreeMap<String, bool>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, wanted FROM camera WHERE wanted IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn cameras(&self) -> Result<Vec<CameraRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, source_kind, enabled, retired_ms IS NOT NULL FROM camera ORDER BY name",

@@ -164,6 +164,15 @@ pub const MIGRATIONS: &[Migration] = &[
         CREATE INDEX upload_job_key ON upload_job (object_key);
     "#,
     },
+    Migration {
+        version: 7,
+        description: "the record switch, kept across restarts",
+        sql: r#"
+        -- What `record` (the CLI, MQTT, Home Assistant's switch) last asked for: NULL follows
+        -- the config's `enabled`. A camera switched off stays off after a restart.
+        ALTER TABLE camera ADD COLUMN wanted INTEGER CHECK (wanted IS NULL OR wanted IN (0, 1));
+    "#,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
