@@ -92,7 +92,7 @@ async fn measure(cfg_path: PathBuf, bin: PathBuf, rows: i64) -> Figures {
 
     let recorder = daemon.recorder();
     let since = Utc::now() - chrono::Duration::minutes(10);
-    let recovery = median(5, || async {
+    let recovery = median(21, || async {
         let t = Instant::now();
         recorder.recover("front", Some(since)).await.unwrap();
         t.elapsed()
@@ -100,7 +100,7 @@ async fn measure(cfg_path: PathBuf, bin: PathBuf, rows: i64) -> Figures {
     .await;
 
     let retention = Retention::new(&cfg, daemon.store(), daemon.health());
-    let retention = median(5, || async {
+    let retention = median(21, || async {
         let t = Instant::now();
         retention.run_once().await.unwrap();
         t.elapsed()
@@ -125,13 +125,13 @@ async fn measure(cfg_path: PathBuf, bin: PathBuf, rows: i64) -> Figures {
             }
         }
     };
-    let segments = median(5, cli(&["segments", "--since", "-1h", "--json"])).await;
-    let status = median(5, cli(&["status", "--json"])).await;
-    let queue = median(5, cli(&["queue", "--json"])).await;
+    let segments = median(21, cli(&["segments", "--since", "-1h", "--json"])).await;
+    let status = median(21, cli(&["status", "--json"])).await;
+    let queue = median(21, cli(&["queue", "--json"])).await;
 
     let store = daemon.store();
     let mut k = 0;
-    let insert = median(51, || {
+    let insert = median(101, || {
         k += 1;
         let store = store.clone();
         let n = k;

@@ -19,8 +19,9 @@ pub struct Recovered {
 }
 
 /// Recovers `camera`'s unknown files: in every day folder when `since` is None (start-up),
-/// else only in the folders from the day before `since` on (after an ffmpeg run that began
-/// then), so the cost follows the run, not the year of footage behind it.
+/// else only the files of the ffmpeg run that began then (named from one segment before
+/// `since` on, in the folders from that day), so the cost follows the run, not the year of
+/// footage behind it.
 pub async fn reconcile(
     ctx: &Ctx,
     camera: &str,
@@ -28,9 +29,11 @@ pub async fn reconcile(
 ) -> Result<Recovered, RecorderError> {
     let mut done = Recovered::default();
     let cam_dir = ctx.data_dir.recordings(camera);
-    let first_day = since.map(|t| (t - CDuration::days(1)).format("%Y-%m-%d").to_string());
+    // Names are clock-aligned segment starts: the run's first one is at most a segment
+    // (and a minute of margin) before it began.
+    let from = since.map(|t| t - CDuration::seconds(i64::from(ctx.segment_seconds) + 60));
     let cam = camera.to_string();
-    let on_disk = tokio::task::spawn_blocking(move || list_files(&cam_dir, &cam, first_day))
+    let on_disk = tokio::task::spawn_blocking(move || list_files(&cam_dir, &cam, from))
         .await
         .map_err(|_| RecorderError::Cancelled)??;
     let by_rel: std::collections::HashMap<String, (DateTime<Utc>, String, PathBuf)> = on_disk
@@ -68,12 +71,13 @@ pub async fn reconcile(
     Ok(done)
 }
 
-/// Segment files in the camera's day folders (from `first_day` on, when given), by name.
+/// Segment files in the camera's day folders (named from `from` on, when given).
 fn list_files(
     cam_dir: &Path,
     camera: &str,
-    first_day: Option<String>,
+    from: Option<DateTime<Utc>>,
 ) -> std::io::Result<Vec<(DateTime<Utc>, String, PathBuf)>> {
+    let first_day = from.map(|t| t.format("%Y-%m-%d").to_string());
     let Ok(days) = std::fs::read_dir(cam_dir) else {
         return Ok(Vec::new());
     };
@@ -87,7 +91,9 @@ fn list_files(
         for f in std::fs::read_dir(day.path())?.flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
             if let Some(start) = parse_name(camera, &name) {
-                files.push((start, name, f.path()));
+                if from.is_none_or(|f| start >= f) {
+                    files.push((start, name, f.path()));
+                }
             } else if !name.starts_with('.') {
                 tracing::warn!(camera, file = %f.path().display(), "a file camvault did not name is in the recordings folder; leaving it alone");
             }

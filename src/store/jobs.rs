@@ -310,7 +310,8 @@ impl Db {
                (SELECT min(created_ms) FROM upload_job WHERE state IN ('pending', 'uploading')),
                (SELECT count(*) FROM upload_job WHERE state = 'uploading'),
                (SELECT count(*) FROM upload_job WHERE state = 'failed'),
-               (SELECT count(*) FROM upload_job WHERE state = 'done' AND done_ms >= ?1)",
+               (SELECT count(*) FROM upload_job INDEXED BY upload_job_done
+                 WHERE state = 'done' AND done_ms >= ?1)",
             [to_ms(now) - 86_400_000],
             |r| {
                 Ok(QueueSummary {

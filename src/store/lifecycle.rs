@@ -126,7 +126,7 @@ impl Db {
     pub fn deletions_since(&self, since: DateTime<Utc>) -> Result<DeletionCounts, StoreError> {
         Ok(self.conn.query_row(
             "SELECT count(*), coalesce(sum(bytes), 0), count(*) FILTER (WHERE delete_reason = 'data-loss')
-               FROM segment WHERE state = 'deleted' AND deleted_ms >= ?1",
+               FROM segment INDEXED BY segment_deleted WHERE state = 'deleted' AND deleted_ms >= ?1",
             [to_ms(since)],
             |r| {
                 Ok(DeletionCounts {
@@ -142,7 +142,9 @@ impl Db {
     /// recorder wrote to the card, whatever has been deleted since.
     pub fn media_bytes_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT coalesce(sum(bytes), 0) FROM segment WHERE end_ms >= ?1",
+            // Through the kind index, one range per kind.
+            "SELECT coalesce(sum(bytes), 0) FROM segment
+              WHERE kind IN ('continuous', 'clip', 'snapshot') AND end_ms >= ?1",
             [to_ms(since)],
             |r| r.get(0),
         )?)

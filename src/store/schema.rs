@@ -153,14 +153,14 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "indexes that keep every query flat at a year of footage",
         sql: r#"
         -- A year of 1-minute segments is a million rows, nearly all deleted long ago. Every
-        -- regular query reads only what is live through one of these.
+        -- regular query reads only what is live through one of these. The partial ones cost
+        -- the insert of a new segment or job nothing.
         CREATE INDEX segment_state_end ON segment (state, end_ms);
         CREATE INDEX segment_camera_state ON segment (camera_id, state, kind);
-        CREATE INDEX segment_state_deleted ON segment (state, deleted_ms);
-        CREATE INDEX segment_end ON segment (end_ms);
+        CREATE INDEX segment_deleted ON segment (deleted_ms) WHERE state = 'deleted';
         CREATE INDEX segment_marked ON segment (id)
             WHERE delete_reason IS NOT NULL AND state != 'deleted';
-        CREATE INDEX upload_job_state_done ON upload_job (state, done_ms);
+        CREATE INDEX upload_job_done ON upload_job (done_ms) WHERE state = 'done';
         CREATE INDEX upload_job_key ON upload_job (object_key);
     "#,
     },
