@@ -20,16 +20,21 @@ use chrono::{DateTime, Utc};
 const LIVE: i64 = 2_000;
 const CAMERAS: [&str; 2] = ["front", "back"];
 
+/// What is measured, in the order of `Figures::values`.
+const NAMES: [&str; 8] = [
+    "start-up to ready (ms, one sample)",
+    "recovery after an ffmpeg exit (ms)",
+    "one retention pass (ms)",
+    "`segments --since -1h` (ms)",
+    "`status` (ms)",
+    "`queue` (ms)",
+    "insert closed segment + job, committed (ms)",
+    "peak RSS (MiB)",
+];
+
 struct Figures {
     rows: i64,
-    startup: Duration,
-    recovery: Duration,
-    retention: Duration,
-    segments: Duration,
-    status: Duration,
-    queue: Duration,
-    insert: Duration,
-    rss_kib: u64,
+    values: [f64; NAMES.len()],
 }
 
 fn main() {
@@ -162,14 +167,16 @@ async fn measure(cfg_path: PathBuf, bin: PathBuf, rows: i64) -> Figures {
     daemon.run_until(async {}).await.expect("stop");
     Figures {
         rows,
-        startup,
-        recovery,
-        retention,
-        segments,
-        status,
-        queue,
-        insert,
-        rss_kib,
+        values: [
+            ms(startup),
+            ms(recovery),
+            ms(retention),
+            ms(segments),
+            ms(status),
+            ms(queue),
+            ms(insert),
+            rss_kib as f64 / 1024.0,
+        ],
     }
 }
 
@@ -286,63 +293,23 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// One line between the measuring process and the parent: the rows, then each figure.
 fn emit(f: &Figures) {
-    println!(
-        "{} {} {} {} {} {} {} {} {}",
-        f.rows,
-        ms(f.startup),
-        ms(f.recovery),
-        ms(f.retention),
-        ms(f.segments),
-        ms(f.status),
-        ms(f.queue),
-        ms(f.insert),
-        f.rss_kib
-    );
+    let values: Vec<String> = f.values.iter().map(f64::to_string).collect();
+    println!("{} {}", f.rows, values.join(" "));
 }
 
 fn parse(s: &str) -> Figures {
-    let v: Vec<f64> = s
+    let mut v = s
         .split_whitespace()
-        .map(|x| x.parse().expect("figure"))
-        .collect();
-    let d = |x: f64| Duration::from_secs_f64(x / 1000.0);
+        .map(|x| x.parse::<f64>().expect("figure"));
     Figures {
-        rows: v[0] as i64,
-        startup: d(v[1]),
-        recovery: d(v[2]),
-        retention: d(v[3]),
-        segments: d(v[4]),
-        status: d(v[5]),
-        queue: d(v[6]),
-        insert: d(v[7]),
-        rss_kib: v[8] as u64,
+        rows: v.next().expect("rows") as i64,
+        values: std::array::from_fn(|_| v.next().expect("a figure")),
     }
 }
 
 fn table(all: &[Figures]) {
-    let names = [
-        "start-up to ready (ms)",
-        "recovery after an ffmpeg exit (ms)",
-        "one retention pass (ms)",
-        "`segments --since -1h` (ms)",
-        "`status` (ms)",
-        "`queue` (ms)",
-        "insert closed segment + job, committed (ms)",
-        "peak RSS (MiB)",
-    ];
-    let values = |f: &Figures| {
-        [
-            ms(f.startup),
-            ms(f.recovery),
-            ms(f.retention),
-            ms(f.segments),
-            ms(f.status),
-            ms(f.queue),
-            ms(f.insert),
-            f.rss_kib as f64 / 1024.0,
-        ]
-    };
     print!("| figure |");
     for f in all {
         print!(" {} rows |", f.rows);
@@ -355,13 +322,13 @@ fn table(all: &[Figures]) {
         "|---|{}",
         "---|".repeat(all.len() + usize::from(all.len() == 2))
     );
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in NAMES.iter().enumerate() {
         print!("| {name} |");
         for f in all {
-            print!(" {:.1} |", values(f)[i]);
+            print!(" {:.1} |", f.values[i]);
         }
         if all.len() == 2 {
-            let (a, b) = (values(&all[0])[i], values(&all[1])[i]);
+            let (a, b) = (all[0].values[i], all[1].values[i]);
             print!(" {:.2} |", b / a.max(f64::MIN_POSITIVE));
         }
         println!();

@@ -64,10 +64,6 @@ impl Tasks {
         self.set.abort_all();
     }
 
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }

@@ -419,7 +419,8 @@ fn print_media(cfg: &Config, mut v: Value, json: bool) -> Result<(), Failure> {
 }
 
 fn open_store(cfg: &Config) -> Result<Store, Failure> {
-    Store::open_read_only(&cfg.device.data_dir.join("camvault.db")).map_err(Failure::runtime)
+    Store::open_read_only(&crate::base::DataDir::new(&cfg.device.data_dir).db())
+        .map_err(Failure::runtime)
 }
 
 /// Asks the daemon; falls back to the store when no daemon listens. A daemon whose

@@ -2,7 +2,7 @@
 //! named (exit 2) instead of leaving a task that fails and restarts for ever.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::Config;
 
@@ -95,7 +95,7 @@ fn readable(key: &str, path: Option<&Path>) -> Result<(), Unusable> {
 }
 
 /// The folder exists (or can be made) and takes files.
-fn folder(key: &str, dir: &PathBuf) -> Result<(), Unusable> {
+fn folder(key: &str, dir: &Path) -> Result<(), Unusable> {
     let fail = |e: std::io::Error| unusable(key, format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".camvault-probe-{}", std::process::id()));

@@ -93,7 +93,7 @@ impl Retention {
             let bytes = reserve::size_for(d.total_bytes);
             // Only when it fits with room to spare: the reserve must never be what fills it.
             if d.free_bytes > 4 * bytes {
-                let r = reserve::Reserve::new(crate::base::DataDir::new(&self.data_dir).reserve());
+                let r = self.reserve.clone();
                 let held = tokio::task::spawn_blocking(move || r.hold(bytes)).await;
                 if let Ok(Err(e)) = held {
                     tracing::warn!(error = %e, "retention: cannot hold the space reserve");

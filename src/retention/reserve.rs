@@ -12,6 +12,7 @@ pub fn size_for(total_bytes: u64) -> u64 {
     (total_bytes / 100).clamp(1 << 20, 16 << 20)
 }
 
+#[derive(Clone)]
 pub struct Reserve {
     path: PathBuf,
 }
