@@ -101,6 +101,25 @@ fn record_until_uploaded(
     done
 }
 
+/// The single job's UploadId and the part numbers the store has committed for it.
+fn committed(db: &Path) -> (Option<String>, Vec<i64>) {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let id: Option<String> = conn
+        .query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0))
+        .unwrap_or(None);
+    let mut stmt = conn
+        .prepare("SELECT part_number FROM upload_part ORDER BY part_number")
+        .unwrap();
+    let parts = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (id, parts)
+}
+
 fn objects(garage: &Garage) -> Vec<(String, u64)> {
     garage
         .tool(&["list"])
@@ -166,23 +185,6 @@ fn kill_9_during_a_300_mb_multipart_upload_never_resends_a_committed_part() {
         ),
     );
     let db = data.join("camvault.db");
-    let committed = |db: &Path| -> (Option<String>, Vec<i64>) {
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
-        let id: Option<String> = conn
-            .query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0))
-            .unwrap_or(None);
-        let mut stmt = conn
-            .prepare("SELECT part_number FROM upload_part ORDER BY part_number")
-            .unwrap();
-        let parts = stmt
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        (id, parts)
-    };
     let mut x: u64 = 0x1234_5678;
     let mut checkpoints = Vec::new();
     for _ in 0..20 {
@@ -637,22 +639,45 @@ fn the_bandwidth_limit_holds_within_5_percent_over_a_minute() {
     );
 }
 
-/// s3s-fs serving `root` (bucket `footage`) with one key pair: (the child, its port).
-fn s3s_fs(root: &Path, key_id: &str, secret: &str) -> (std::process::Child, u16) {
-    std::fs::create_dir_all(root.join("footage")).unwrap();
-    let port = free_port();
-    let server = std::process::Command::new("s3s-fs")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", key_id, "--secret-key", secret])
-        .arg(root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("s3s-fs (make test installs it)");
-    wait_for("s3s-fs", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    (server, port)
+/// s3s-fs serving `root` (bucket `footage`) with one key pair; stopped on drop, so a failing
+/// test leaves nothing running.
+struct S3sFs {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl S3sFs {
+    fn start(root: &Path, key_id: &str, secret: &str) -> S3sFs {
+        std::fs::create_dir_all(root.join("footage")).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", key_id, "--secret-key", secret])
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs (make test installs it)");
+        wait_for("s3s-fs", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        S3sFs { child, port }
+    }
+
+    /// The `[upload]` section pointing camvault at it with these credentials, then `extra`.
+    fn upload_section(&self, key_id: &str, secret: &str, extra: &str) -> String {
+        format!(
+            "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{}\"\nbucket = \"footage\"\naccess_key_id = \"{key_id}\"\nsecret_access_key = \"{secret}\"\n{extra}",
+            self.port
+        )
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The right key id with a wrong secret: the signature is refused, on Garage and on s3s-fs
@@ -665,10 +690,8 @@ fn a_wrong_secret_fails_with_the_reason_on_garage_and_s3s_fs() {
     let on_garage = garage
         .upload_section(garage.port, "")
         .replace(&garage.secret, "WrongSecret0123456789");
-    let (mut server, port) = s3s_fs(&dir.path().join("s3s"), "AKGOOD", "SKGOOD12345678");
-    let on_s3s = format!(
-        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKGOOD\"\nsecret_access_key = \"WrongSecret0123456789\"\n"
-    );
+    let s3s = S3sFs::start(&dir.path().join("s3s"), "AKGOOD", "SKGOOD12345678");
+    let on_s3s = s3s.upload_section("AKGOOD", "WrongSecret0123456789", "");
     for (server_name, section) in [("garage", on_garage), ("s3s-fs", on_s3s)] {
         let run_dir = dir.path().join(server_name);
         let data = run_dir.join("data");
@@ -698,8 +721,7 @@ fn a_wrong_secret_fails_with_the_reason_on_garage_and_s3s_fs() {
         daemon.signal(SIGTERM);
         assert_eq!(daemon.wait(Duration::from_secs(10)).0, 0);
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(s3s);
 }
 
 /// A multipart upload to s3s-fs killed part-way resumes under the same UploadId and
@@ -708,37 +730,27 @@ fn a_wrong_secret_fails_with_the_reason_on_garage_and_s3s_fs() {
 fn a_resume_against_s3s_fs_completes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("s3s");
-    let (mut server, port) = s3s_fs(&root, "AKRES", "SKRES12345678");
+    let s3s = S3sFs::start(&root, "AKRES", "SKRES12345678");
     let data = dir.path().join("data");
     let files = queue_files(&data, &[40 << 20]);
     let (key, local) = files[0].clone();
-    let section = format!(
-        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKRES\"\nsecret_access_key = \"SKRES12345678\"\npart_size_mib = 5\nconcurrency = 1\n"
+    let section = s3s.upload_section(
+        "AKRES",
+        "SKRES12345678",
+        "part_size_mib = 5\nconcurrency = 1\n",
     );
     let slow = config(
         dir.path(),
         &format!("{section}bandwidth_limit = \"4MiB/s\"\n"),
     );
-    let parts = |db: &Path| -> (Option<String>, i64) {
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
-        let id = conn
-            .query_row("SELECT upload_id FROM upload_job", [], |r| r.get(0))
-            .unwrap_or(None);
-        let n = conn
-            .query_row("SELECT count(*) FROM upload_part", [], |r| r.get(0))
-            .unwrap_or(0);
-        (id, n)
-    };
     let db = data.join("camvault.db");
     let daemon = Daemon::start(&slow, &data, &[]);
     wait_for("two parts committed", Duration::from_secs(30), || {
-        parts(&db).1 >= 2
+        committed(&db).1.len() >= 2
     });
     daemon.signal(SIGKILL);
     let _ = daemon.wait(Duration::from_secs(5));
-    let (id_before, _) = parts(&db);
+    let (id_before, _) = committed(&db);
     assert!(id_before.is_some());
 
     let cfg = config(dir.path(), &section);
@@ -751,8 +763,7 @@ fn a_resume_against_s3s_fs_completes() {
         md5_file(&local),
         "byte-identical after the resume"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(s3s);
 }
 
 #[test]
@@ -760,12 +771,10 @@ fn a_clock_an_hour_off_is_corrected_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     // s3s-fs refuses requests signed more than 15 minutes off (Garage does not).
     let root = dir.path().join("s3s");
-    let (mut server, port) = s3s_fs(&root, "AKSKEW", "SKSKEW12345678");
+    let s3s = S3sFs::start(&root, "AKSKEW", "SKSKEW12345678");
     let data = dir.path().join("data");
     let files = queue_files(&data, &[1_000_000, 2_000_000]);
-    let extra = format!(
-        "[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nbucket = \"footage\"\naccess_key_id = \"AKSKEW\"\nsecret_access_key = \"SKSKEW12345678\"\n"
-    );
+    let extra = s3s.upload_section("AKSKEW", "SKSKEW12345678", "");
     let cfg = config(dir.path(), &extra);
     // Our clock an hour behind, as a Pi without RTC before NTP.
     let daemon = Daemon::start(&cfg, &data, &[("CV_TEST_CLOCK_SKEW_S", "3600")]);
@@ -788,8 +797,7 @@ fn a_clock_an_hour_off_is_corrected_and_reported() {
             "{key}"
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(s3s);
 }
 
 #[test]

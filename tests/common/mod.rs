@@ -358,6 +358,22 @@ pub fn probe(path: &Path) -> Option<(f64, f64)> {
 }
 
 /// A single-node Garage (S3) on loopback, with one bucket and one key.
+/// `garage -c CONF ARGS…`, which must succeed; its output.
+fn garage_cli(conf: &Path, args: &[&str]) -> String {
+    let out = Command::new("garage")
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "garage {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub struct Garage {
     child: Child,
     conf: PathBuf,
@@ -391,20 +407,7 @@ impl Garage {
             .stderr(Stdio::null())
             .spawn()
             .expect("start garage (make test installs it)");
-        let g = |args: &[&str]| -> String {
-            let out = Command::new("garage")
-                .arg("-c")
-                .arg(&conf)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "garage {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
+        let g = |args: &[&str]| garage_cli(&conf, args);
         wait_for("garage rpc", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", rpc)).is_ok()
         });
@@ -450,22 +453,14 @@ impl Garage {
     pub fn write_only_key(&self) -> (String, String) {
         let key_id = format!("GK{}", "fedcba9876543210fedcba98");
         let secret = "facade".repeat(10) + "face";
-        for args in [
-            vec!["key", "import", "--yes", "-n", "writer", &key_id, &secret],
-            vec!["bucket", "allow", "--write", "footage", "--key", "writer"],
-        ] {
-            let out = Command::new("garage")
-                .arg("-c")
-                .arg(&self.conf)
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "garage {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        garage_cli(
+            &self.conf,
+            &["key", "import", "--yes", "-n", "writer", &key_id, &secret],
+        );
+        garage_cli(
+            &self.conf,
+            &["bucket", "allow", "--write", "footage", "--key", "writer"],
+        );
         (key_id, secret)
     }
 
