@@ -304,9 +304,15 @@ impl Default for Slots {
 
 /// An `ok: false` reply to a command that is not carried out.
 fn refuse(name: &str, why: &str, client: &AsyncClient, topics: &Topics, counters: &Counters) {
-    let body = serde_json::to_vec(&Reply::err(serde_json::Value::Null, why)).unwrap_or_default();
+    let reply = Reply::err(serde_json::Value::Null, why);
+    send_reply(client, topics.reply(name), &reply, counters);
+}
+
+/// Queues a reply without waiting; one that does not fit the send queue is counted.
+fn send_reply(client: &AsyncClient, topic: String, reply: &Reply, counters: &Counters) {
+    let body = serde_json::to_vec(reply).unwrap_or_default();
     if client
-        .try_publish(topics.reply(name), QoS::AtLeastOnce, false, body)
+        .try_publish(topic, QoS::AtLeastOnce, false, body)
         .is_err()
     {
         counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
@@ -325,15 +331,7 @@ fn command(
     counters: &Arc<Counters>,
 ) {
     let reply_topic = topics.reply(name);
-    let send = |reply: &Reply| {
-        let body = serde_json::to_vec(reply).unwrap_or_default();
-        if client
-            .try_publish(reply_topic.clone(), QoS::AtLeastOnce, false, body)
-            .is_err()
-        {
-            counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    };
+    let send = |reply: &Reply| send_reply(client, reply_topic.clone(), reply, counters);
     if payload.len() > MAX_REQUEST_BYTES {
         send(&Reply::err(
             serde_json::Value::Null,
