@@ -176,17 +176,23 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
     drop(idle);
     // Sixteen connections that never speak hold every slot: each is closed within seconds,
     // and `status` still gets the daemon's answer.
-    let hogs: Vec<UnixStream> = (0..16)
+    // A probe that gets a slot hears nothing and is kept as one more hog, so the slots fill up
+    // even when some of the first sixteen were refused while earlier connections still held theirs.
+    let mut hogs: Vec<UnixStream> = (0..16)
         .map(|_| UnixStream::connect(&sock).unwrap())
         .collect();
     wait_for("every slot taken", Duration::from_secs(10), || {
         let mut probe = UnixStream::connect(&sock).unwrap();
-        // A probe that got a slot hears nothing; it lets go when dropped.
         probe
             .set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();
         let mut reply = String::new();
-        BufReader::new(&mut probe).read_line(&mut reply).is_ok() && reply.contains("busy")
+        let busy =
+            BufReader::new(&mut probe).read_line(&mut reply).is_ok() && reply.contains("busy");
+        if !busy {
+            hogs.push(probe);
+        }
+        busy
     });
     let t = std::time::Instant::now();
     assert_eq!(status(&cfg)["source"], "daemon");
