@@ -662,3 +662,56 @@ fn segments_and_queue_list_the_store() {
         human.stdout
     );
 }
+
+/// A segment closed as the daemon stops is in the upload queue at once: the row and its job
+/// are written in one transaction, so `queue` never says 0 while footage waits.
+#[test]
+fn segments_closed_at_shutdown_are_already_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "not-a-real-secret").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Nothing listens on port 9: every upload waits for a retry.
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[recording]\nsegment_seconds = 10\nfragment_seconds = 1\n\n{CAMERAS}\n[upload]\ndestination = \"s3\"\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"footage\"\naccess_key_id = \"AK\"\nsecret_access_key_file = \"{}\"\n",
+            secret.display()
+        ),
+    );
+    let daemon = Daemon::start(&cfg, &data, &[]);
+    wait_for("a closed segment", Duration::from_secs(60), || {
+        status(&cfg)["cameras"]["front"]["segments"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+    });
+    daemon.signal(SIGTERM);
+    assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
+
+    let store = Store::open_read_only(&data.join("camvault.db")).unwrap();
+    let (closed, unqueued): (i64, i64) = store
+        .blocking_read(|db| {
+            Ok(db.conn().query_row(
+                "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS
+                   (SELECT 1 FROM upload_job j WHERE j.segment_id = s.id))
+                 FROM segment s WHERE s.state = 'closed'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert!(
+        closed >= 2,
+        "the segment open at the stop was closed too: {closed}"
+    );
+    assert_eq!(unqueued, 0, "every closed segment has its upload job");
+    let q = run(camvault()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["queue", "--json"]));
+    let q: Value = serde_json::from_str(&q.stdout).unwrap();
+    let count = |k: &str| q[k].as_array().map_or(0, |j| j.len()) as i64;
+    assert_eq!(count("pending") + count("in_flight"), closed, "{q}");
+}

@@ -20,7 +20,7 @@ use crate::config::{Config, SourceKind};
 use crate::control::{self, ControlError, Dispatcher};
 use crate::health::Health;
 use crate::recorder::RecorderHandle;
-use crate::store::{Store, StoreError};
+use crate::store::{QueuePolicy, Store, StoreError, StoreOptions};
 use crate::upload::S3Error;
 
 /// How long components get to finish after the stop signal before we stop waiting.
@@ -81,7 +81,11 @@ impl Daemon {
 
         preflight::check(&cfg)?;
         let db_path = data_dir.db();
-        let store = tokio::task::spawn_blocking(move || Store::open(&db_path))
+        let opts = StoreOptions {
+            queue: QueuePolicy::from_config(&cfg),
+            ..Default::default()
+        };
+        let store = tokio::task::spawn_blocking(move || Store::open_with(&db_path, opts))
             .await
             .map_err(|_| StoreError::Closed)??;
         let cams: Vec<(String, SourceKind, bool)> = cfg

@@ -11,6 +11,7 @@ use crate::config::SourceKind;
 
 pub struct Db {
     pub(super) conn: Connection,
+    pub(super) queue: Option<super::QueuePolicy>,
 }
 
 impl Db {
@@ -146,7 +147,19 @@ impl Db {
                 end.state,
                 kind
             ])?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        if let (Some(q), SegmentState::Closed) = (&self.queue, end.state) {
+            let key = q.key(kind, camera, start, path);
+            self.enqueue(
+                Some(id),
+                path,
+                &key,
+                end.bytes,
+                super::keys::priority(kind),
+                end.end,
+            )?;
+        }
+        Ok(id)
     }
 
     /// Every path the store knows for a camera, whatever its state.

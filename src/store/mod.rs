@@ -15,6 +15,7 @@
 mod db;
 mod error;
 mod jobs;
+pub mod keys;
 mod lifecycle;
 mod model;
 mod relay;
@@ -35,6 +36,7 @@ use tokio::sync::oneshot;
 pub use db::Db;
 pub use error::{CommitError, StoreError};
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
+pub use keys::QueuePolicy;
 pub use lifecycle::{DeletionCounts, StoredFile};
 pub use model::*;
 pub use relay::RelayProgress;
@@ -57,6 +59,9 @@ enum Msg {
 pub struct StoreOptions {
     pub commit_interval: Duration,
     pub busy_timeout: Duration,
+    /// With uploads configured: every closed file gets its upload job in the transaction
+    /// that records it.
+    pub queue: Option<QueuePolicy>,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +69,7 @@ impl Default for StoreOptions {
         StoreOptions {
             commit_interval: Duration::from_secs(1),
             busy_timeout: Duration::from_secs(5),
+            queue: None,
         }
     }
 }
@@ -307,7 +313,10 @@ struct Owner {
 impl Owner {
     fn new(conn: Connection, opts: StoreOptions, counters: Arc<Counters>) -> Self {
         Owner {
-            db: Db { conn },
+            db: Db {
+                conn,
+                queue: opts.queue.clone(),
+            },
             counters,
             opts,
             batch_started: None,

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use base64::Engine;
-use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
-use crate::store::{MediaKind, PartRow};
+use crate::store::PartRow;
 
 pub const MIB: u64 = 1024 * 1024;
 pub const MIN_PART: u64 = 5 * MIB;
@@ -37,48 +36,7 @@ pub fn parts(file_bytes: u64, part_size: u64) -> Vec<(i64, u64, u64)> {
         .collect()
 }
 
-/// The object key for a file, from `key_template`.
-pub fn render_key(
-    template: &str,
-    device: &str,
-    camera: &str,
-    start: DateTime<Utc>,
-    file: &str,
-) -> String {
-    template
-        .replace("{yyyy}", &start.format("%Y").to_string())
-        .replace("{mm}", &start.format("%m").to_string())
-        .replace("{dd}", &start.format("%d").to_string())
-        .replace("{hh}", &start.format("%H").to_string())
-        .replace("{camera}", camera)
-        .replace("{device}", device)
-        .replace("{file}", file)
-}
-
-/// The object key for any stored file: recordings follow `key_template`; clips and snapshots
-/// go under `clips/<camera>/` and `snapshots/<camera>/` (DESIGN.md, storage layout).
-pub fn object_key(
-    kind: MediaKind,
-    template: &str,
-    device: &str,
-    camera: &str,
-    start: DateTime<Utc>,
-    file: &str,
-) -> String {
-    match kind {
-        MediaKind::Continuous => render_key(template, device, camera, start, file),
-        MediaKind::Clip => format!("clips/{camera}/{file}"),
-        MediaKind::Snapshot => format!("snapshots/{camera}/{file}"),
-    }
-}
-
-/// Clips and snapshots are what people look at first: they jump the queue.
-pub fn priority(kind: MediaKind) -> i64 {
-    match kind {
-        MediaKind::Continuous => 0,
-        MediaKind::Clip | MediaKind::Snapshot => 10,
-    }
-}
+pub use crate::store::keys::{object_key, priority, render_key};
 
 /// The part of the template before its first placeholder: every key we write starts with it.
 pub fn static_prefix(template: &str) -> &str {
@@ -293,7 +251,7 @@ pub fn retry_delay(attempts: i64, jitter_seed: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     #[test]
     fn a_list_parts_without_etags_does_not_block_a_resume() {
