@@ -264,19 +264,27 @@ fn availability_state_discovery_and_the_last_will() {
             ("binary_sensor", "recording"),
             ("switch", "record"),
             ("button", "snapshot"),
+            ("button", "clip"),
             ("camera", "latest"),
+            ("sensor", "state"),
+            ("sensor", "fps"),
+            ("sensor", "bitrate"),
+            ("sensor", "frame_loss"),
+            ("sensor", "last_segment"),
+            ("event", "media"),
         ] {
             let topic = format!("homeassistant/{component}/cv-test/{cam}_{object}/config");
             assert!(configs.contains_key(&topic), "missing {topic}");
         }
     }
+    // Uploads are off here: the queue's sensors are removed, not shown stale.
     for object in [
         "cpu",
         "memory",
         "temperature",
         "disk_used",
-        "queue_pending",
-        "queue_oldest_age",
+        "disk_free",
+        "written_per_day",
     ] {
         assert!(
             configs.contains_key(&format!("homeassistant/sensor/cv-test/{object}/config")),
@@ -289,7 +297,7 @@ fn availability_state_discovery_and_the_last_will() {
             "{topic}"
         );
         assert_eq!(
-            c["availability_topic"],
+            c["availability"][0]["topic"],
             format!("{BASE}/availability"),
             "{topic}"
         );
@@ -314,10 +322,31 @@ fn availability_state_discovery_and_the_last_will() {
                     .starts_with(&format!("{BASE}/cmd/")),
                 "{topic}"
             );
+        } else if topic.contains("/event/") {
+            assert_eq!(c["state_topic"], format!("{BASE}/event"), "{topic}");
         } else {
             assert_eq!(c["state_topic"], format!("{BASE}/state"), "{topic}");
         }
     }
+    assert!(
+        configs.contains_key("homeassistant/update/cv-test/firmware/config"),
+        "the update entity"
+    );
+    // The camera entity has a picture without anyone pressing a button: the preview taken
+    // when the camera started recording, retained.
+    let image = msgs
+        .iter()
+        .find(|(t, _, retained)| t == &format!("{BASE}/camera/front/image") && *retained);
+    let jpeg = match image {
+        Some((_, p, _)) => p.clone(),
+        None => {
+            ha.expect("the start preview", Duration::from_secs(20), |t, _| {
+                t == format!("{BASE}/camera/front/image")
+            })
+            .1
+        }
+    };
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
     // No secret in any payload.
     for (t, p, _) in &msgs {
         let text = String::from_utf8_lossy(p);

@@ -79,6 +79,9 @@ enum Cmd {
         /// Also copy the JPEG here
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Why, carried by the snapshot.ready event (default "manual")
+        #[arg(long)]
+        reason: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -279,9 +282,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
         }
-        Cmd::Snapshot { camera, out, json } => {
+        Cmd::Snapshot {
+            camera,
+            out,
+            reason,
+            json,
+        } => {
             let cfg = load(&path)?;
-            let args = serde_json::json!({ "camera": camera });
+            let mut args = serde_json::json!({ "camera": camera });
+            if let Some(r) = reason {
+                args["reason"] = r.into();
+            }
             let v = ask_daemon(&cfg, "snapshot", args, std::time::Duration::from_secs(30))?;
             if let (Some(out), Some(rel)) = (out, v.get("path").and_then(Value::as_str)) {
                 std::fs::copy(cfg.device.data_dir.join(rel), &out).map_err(Failure::runtime)?;

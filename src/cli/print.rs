@@ -119,6 +119,12 @@ pub fn status(s: &Status) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
+        // "stopped (off)": a camera someone switched off, not one that failed.
+        let state = if c.record || state == "disabled" {
+            state
+        } else {
+            format!("{state} (off)")
+        };
         println!(
             "{name:<16} {state:<10} {:>8} {:>10} {:>8}  {}",
             c.segments,
@@ -126,6 +132,9 @@ pub fn status(s: &Status) {
             c.restarts,
             time(c.last_segment_end)
         );
+        if let Some(f) = &c.current_file {
+            println!("{:<16} writing {f}", "");
+        }
     }
 }
 

@@ -440,6 +440,10 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     pub health_interval_seconds: u32,
     pub ha_discovery: bool,
+    /// A preview picture of each camera for Home Assistant's camera entity, taken when the
+    /// camera starts recording and this often while it records; 0 = none. Published, not
+    /// uploaded.
+    pub snapshot_interval_seconds: u32,
 }
 
 impl Default for MqttConfig {
@@ -455,6 +459,7 @@ impl Default for MqttConfig {
             topic_prefix: "camvault".to_string(),
             health_interval_seconds: 30,
             ha_discovery: true,
+            snapshot_interval_seconds: 600,
         }
     }
 }

@@ -350,6 +350,10 @@ fn mqtt(cfg: &Config) -> Result<(), Problem> {
         1,
         3600,
     )?;
+    let every = m.snapshot_interval_seconds;
+    if every != 0 {
+        range("mqtt.snapshot_interval_seconds", every.into(), 10, 86_400)?;
+    }
     if m.client_cert_file.is_some() != m.client_key_file.is_some() {
         return bad(
             "mqtt.client_cert_file",

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Record(RecordArgs),
-    Snapshot(CameraArgs),
+    Snapshot(SnapshotArgs),
     Clip(ClipArgs),
     Status,
     Upload(ActionArgs<UploadAction>),
@@ -30,8 +30,11 @@ pub struct RecordArgs {
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct CameraArgs {
+pub struct SnapshotArgs {
     pub camera: String,
+    /// Why it was taken, carried by `snapshot.ready` (seed 004); "manual" when absent.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -83,6 +86,8 @@ struct NoArgs {}
 
 /// Longest clip window either side of the event, in seconds.
 pub const MAX_CLIP_SIDE_S: u32 = 600;
+/// A snapshot's `reason` is free text for automations, bounded like every other argument.
+pub const MAX_REASON_LEN: usize = 64;
 /// A clip without `pre_s` / `post_s`: 10 s before, 30 s after (seed 004).
 pub const DEFAULT_PRE_S: u32 = 10;
 pub const DEFAULT_POST_S: u32 = 30;
@@ -148,7 +153,21 @@ impl Command {
         };
         match self {
             Command::Record(a) => camera(&a.camera),
-            Command::Snapshot(a) => camera(&a.camera),
+            Command::Snapshot(a) => {
+                camera(&a.camera)?;
+                match &a.reason {
+                    Some(r)
+                        if r.is_empty()
+                            || r.len() > MAX_REASON_LEN
+                            || r.chars().any(char::is_control) =>
+                    {
+                        Err(format!(
+                            "`reason` must be 1 to {MAX_REASON_LEN} printable characters"
+                        ))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Command::Clip(a) => {
                 camera(&a.camera)?;
                 for (k, v) in [("pre_s", a.pre_s), ("post_s", a.post_s)] {

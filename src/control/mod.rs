@@ -146,7 +146,8 @@ impl Dispatcher {
             }
             Command::Snapshot(a) => {
                 let f = self.recorder.snapshot(&a.camera).await?;
-                Ok(self.media_ready(f))
+                let reason = a.reason.clone().unwrap_or_else(|| "manual".into());
+                Ok(self.media_ready(f, Some(reason)))
             }
             Command::Clip(a) => {
                 let now = self.health.now();
@@ -165,7 +166,7 @@ impl Dispatcher {
                 let post =
                     std::time::Duration::from_secs(a.post_s.unwrap_or(DEFAULT_POST_S).into());
                 let f = self.recorder.clip(&a.camera, at, pre, post).await?;
-                Ok(self.media_ready(f))
+                Ok(self.media_ready(f, None))
             }
             Command::Relay(args) => {
                 let relay = self.relay.as_ref().ok_or(CommandError::Off(
@@ -200,7 +201,7 @@ impl Dispatcher {
 
     /// The reply and event for a new clip or snapshot: where it is, where it will be uploaded,
     /// and (S3) a presigned URL that works once `upload.done` names the key.
-    fn media_ready(&self, f: MediaFile) -> Value {
+    fn media_ready(&self, f: MediaFile, reason: Option<String>) -> Value {
         let (key, url) = match &self.uploader {
             Some(u) => {
                 let key = u.object_key(f.kind, &f.camera, f.start, &f.path);
@@ -219,6 +220,7 @@ impl Dispatcher {
             start: f.start,
             end: f.end,
             bytes: f.bytes,
+            reason,
         };
         let reply = serde_json::to_value(&ready).unwrap_or_default();
         let event = match f.kind {

@@ -29,6 +29,29 @@ pub enum AlertCode {
 }
 
 impl AlertCode {
+    pub const ALL: [AlertCode; 7] = [
+        AlertCode::DiskWarn,
+        AlertCode::DiskCritical,
+        AlertCode::ClockUnsynced,
+        AlertCode::UploadStalled,
+        AlertCode::RecordingStopped,
+        AlertCode::FrameLoss,
+        AlertCode::UploadFailed,
+    ];
+
+    /// How Home Assistant names its problem sensor.
+    pub fn title(self) -> &'static str {
+        match self {
+            AlertCode::DiskWarn => "Disk nearly full",
+            AlertCode::DiskCritical => "Disk full",
+            AlertCode::ClockUnsynced => "Clock unsynced",
+            AlertCode::UploadStalled => "Uploads stalled",
+            AlertCode::RecordingStopped => "Recording stopped",
+            AlertCode::FrameLoss => "Frame loss",
+            AlertCode::UploadFailed => "Upload failed",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertCode::DiskWarn => "disk_warn",

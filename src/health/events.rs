@@ -98,6 +98,10 @@ pub struct MediaReady {
     pub end: DateTime<Utc>,
     pub duration_s: f64,
     pub bytes: u64,
+    /// Snapshots only: "manual" (or the command's `reason`), "start" when a camera began
+    /// recording, "interval" for the periodic picture of Home Assistant's camera entity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! alerts.
 
 pub mod alerts;
+pub mod board;
 pub mod events;
 mod status;
 mod system;
@@ -141,10 +142,16 @@ impl Health {
 
     /// Called by a camera's recorder whenever its state or figures change.
     pub fn set_camera(&self, name: &str, live: CameraLive) {
+        let state = live.state;
         let previous = self.cameras.lock().insert(name.to_string(), live);
-        if previous.is_none_or(|p| p.state != live.state) {
+        if previous.is_none_or(|p| p.state != state) {
             self.changed.send_modify(|n| *n += 1);
         }
+    }
+
+    /// What one camera does now.
+    pub fn camera_state(&self, name: &str) -> Option<CameraState> {
+        self.cameras.lock().get(name).map(|c| c.state)
     }
 
     pub async fn status(&self) -> Result<Status, StoreError> {

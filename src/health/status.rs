@@ -22,9 +22,33 @@ pub enum CameraState {
     Disabled,
 }
 
+impl CameraState {
+    pub const ALL: [CameraState; 5] = [
+        CameraState::Starting,
+        CameraState::Recording,
+        CameraState::Backoff,
+        CameraState::Stopped,
+        CameraState::Disabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraState::Starting => "starting",
+            CameraState::Recording => "recording",
+            CameraState::Backoff => "backoff",
+            CameraState::Stopped => "stopped",
+            CameraState::Disabled => "disabled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CameraStatus {
+    /// What the camera does now.
     pub state: CameraState,
+    /// The record switch: whether the camera should record (config `enabled` and the last
+    /// `record` command, kept across restarts). `state` says whether it does.
+    pub record: bool,
     pub fps: f64,
     pub bitrate_kbps: f64,
     pub frame_loss_percent: f64,
@@ -32,6 +56,8 @@ pub struct CameraStatus {
     pub segments: i64,
     pub bytes: i64,
     pub last_segment_end: Option<DateTime<Utc>>,
+    /// The segment being written, relative to data_dir.
+    pub current_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +100,15 @@ impl std::fmt::Display for RelayState {
 }
 
 impl RelayState {
+    pub const ALL: [RelayState; 6] = [
+        RelayState::Disabled,
+        RelayState::Stopped,
+        RelayState::Idle,
+        RelayState::Waiting,
+        RelayState::Streaming,
+        RelayState::Reconnecting,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RelayState::Disabled => "disabled",
@@ -133,13 +168,15 @@ pub struct Status {
 }
 
 /// What a recorder reports about its camera.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CameraLive {
     pub state: CameraState,
     pub restarts: u64,
     pub fps: f64,
     pub bitrate_kbps: f64,
     pub frame_loss_percent: f64,
+    /// Relative to data_dir.
+    pub current_file: Option<String>,
 }
 
 impl CameraLive {
@@ -150,6 +187,7 @@ impl CameraLive {
             fps: 0.0,
             bitrate_kbps: 0.0,
             frame_loss_percent: 0.0,
+            current_file: None,
         }
     }
 }
@@ -157,6 +195,8 @@ impl CameraLive {
 /// What the status takes from the store, read in one go on the store's thread.
 pub(super) struct StoreFacts {
     summaries: BTreeMap<String, CameraSummary>,
+    /// Record switches that were set (camera → on).
+    wanted: BTreeMap<String, bool>,
     pending: Option<QueueSummary>,
     deletions: DeletionCounts,
     media_bytes_24h: i64,
@@ -167,6 +207,7 @@ impl StoreFacts {
         let since = now - chrono::Duration::hours(24);
         Ok(StoreFacts {
             summaries: db.camera_summaries()?,
+            wanted: db.wanted()?,
             pending: if uploads {
                 Some(db.queue_summary(now)?)
             } else {
@@ -230,6 +271,7 @@ pub(super) fn assemble(
 ) -> Status {
     let StoreFacts {
         mut summaries,
+        wanted,
         pending,
         deletions,
         media_bytes_24h,
@@ -240,6 +282,9 @@ pub(super) fn assemble(
             let s = summaries.remove(name).unwrap_or_default();
             let st = CameraStatus {
                 state: l.state,
+                // A camera disabled in the config has no switch to turn on.
+                record: l.state != CameraState::Disabled
+                    && wanted.get(name).copied().unwrap_or(true),
                 fps: l.fps,
                 bitrate_kbps: l.bitrate_kbps,
                 frame_loss_percent: l.frame_loss_percent,
@@ -247,6 +292,7 @@ pub(super) fn assemble(
                 segments: s.segments,
                 bytes: s.bytes,
                 last_segment_end: s.last_segment_end,
+                current_file: l.current_file.clone(),
             };
             (name.clone(), st)
         })

@@ -1,6 +1,7 @@
 //! The network side: one rumqttc event loop, reconnecting with backoff, re-subscribing and
 //! re-announcing (availability, discovery, state) on every ConnAck.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,13 +14,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::MqttError;
-use super::discovery::Discovery;
+use super::discovery::{Discovery, Features};
 use super::outbox::Outbox;
 use super::topics::Topics;
 use crate::base::Backoff;
 use crate::config::Config;
 use crate::control::{Command, Dispatcher, MAX_REQUEST_BYTES, Reply, Request};
-use crate::health::{DeviceEvent, Health, MediaReady};
+use crate::health::board::Board;
+use crate::health::{DeviceEvent, Health};
 use crate::store::Store;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -130,6 +132,12 @@ pub async fn run(
     let counters = Arc::new(Counters::default());
     let mut last_state = Instant::now() - Duration::from_secs(60);
     let mut last_error_log: Option<Instant> = None;
+    let board = tokio::task::spawn_blocking(Board::read)
+        .await
+        .unwrap_or_default();
+    // Each camera's newest picture (relative to data_dir), published again after every
+    // reconnect: a broker restart must not leave Home Assistant without one.
+    let mut images = previews_on_disk(&cfg).await;
 
     loop {
         tokio::select! {
@@ -144,7 +152,10 @@ pub async fn run(
                     let _ = client.try_subscribe(topics.availability(), QoS::AtLeastOnce);
                     let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "online");
                     if cfg.mqtt.ha_discovery {
-                        announce(&cfg, &topics, &client, &store).await?;
+                        announce(&cfg, &topics, &client, &store, &board).await?;
+                    }
+                    for (camera, path) in &images {
+                        publish_image(&cfg, &topics, &client, camera, path);
                     }
                     // Events that waited go out in order; the state is published fresh.
                     let (_, queued) = outbox.drain();
@@ -199,8 +210,11 @@ pub async fn run(
             }
             ev = events.recv() => match ev {
                 Ok(event) => {
-                    if connected && let DeviceEvent::SnapshotReady(snap) = &event.event {
-                        publish_image(&cfg, &topics, &client, snap);
+                    if let DeviceEvent::SnapshotReady(snap) = &event.event {
+                        images.insert(snap.camera.clone(), snap.path.clone());
+                        if connected {
+                            publish_image(&cfg, &topics, &client, &snap.camera, &snap.path);
+                        }
                     }
                     let payload = serde_json::to_vec(&event).unwrap_or_default();
                     if !connected || client.try_publish(topics.event(), QoS::AtLeastOnce, false, payload.clone()).is_err() {
@@ -242,6 +256,7 @@ async fn announce(
     topics: &Topics,
     client: &AsyncClient,
     store: &Store,
+    board: &Board,
 ) -> Result<(), MqttError> {
     let cameras: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
     let retired: Vec<String> = store
@@ -254,6 +269,11 @@ async fn announce(
     let d = Discovery {
         device_id: &cfg.device.id,
         topics,
+        board,
+        features: Features {
+            uploads: cfg.upload.destination != crate::config::Destination::None,
+            relay: cfg.relay.enabled,
+        },
     };
     for (topic, payload) in d.configs(&cameras, &retired) {
         if client
@@ -376,13 +396,9 @@ fn command(
 
 /// The snapshot a `snapshot.ready` event names becomes the camera entity's retained image.
 /// Read off the event loop: a JPEG of a few MiB must not hold up keep-alives.
-fn publish_image(cfg: &Config, topics: &Topics, client: &AsyncClient, snap: &MediaReady) {
-    let (topic, client, cam) = (
-        topics.image(&snap.camera),
-        client.clone(),
-        snap.camera.clone(),
-    );
-    let path = cfg.device.data_dir.join(&snap.path);
+fn publish_image(cfg: &Config, topics: &Topics, client: &AsyncClient, camera: &str, rel: &str) {
+    let (topic, client, cam) = (topics.image(camera), client.clone(), camera.to_string());
+    let path = cfg.device.data_dir.join(rel);
     tokio::spawn(async move {
         match tokio::fs::read(&path).await {
             Ok(jpeg) if jpeg.len() <= MAX_IMAGE_BYTES => {
@@ -396,6 +412,19 @@ fn publish_image(cfg: &Config, topics: &Topics, client: &AsyncClient, snap: &Med
             Err(e) => tracing::warn!(camera = %cam, error = %e, "snapshot unreadable for MQTT"),
         }
     });
+}
+
+/// The previews a previous run left, so the camera entities have a picture at once.
+async fn previews_on_disk(cfg: &Config) -> BTreeMap<String, String> {
+    let data = crate::base::DataDir::new(&cfg.device.data_dir);
+    let mut found = BTreeMap::new();
+    for cam in &cfg.cameras {
+        let rel = crate::recorder::preview_path(&cam.name);
+        if tokio::fs::metadata(data.join(&rel)).await.is_ok() {
+            found.insert(cam.name.clone(), rel);
+        }
+    }
+    found
 }
 
 /// Outgoing packets are capped (set_max_packet_size) a little above this.

@@ -64,7 +64,9 @@ impl CameraTask {
     }
 
     fn publish(&self) {
-        self.ctx.health.set_camera(&self.cam.name, self.live);
+        self.ctx
+            .health
+            .set_camera(&self.cam.name, self.live.clone());
     }
 
     fn set_state(&mut self, state: CameraState) {
@@ -73,6 +75,7 @@ impl CameraTask {
         }
         self.live.state = state;
         if state != CameraState::Recording {
+            self.live.current_file = None;
             (
                 self.live.fps,
                 self.live.bitrate_kbps,
@@ -319,6 +322,11 @@ impl CameraTask {
             StderrLine::InputFps(fps) => run.stats.set_nominal_fps(fps),
             StderrLine::SegmentOpened(path) => {
                 self.ctx.set_open(self.name(), Some(path.clone().into()));
+                self.live.current_file = std::path::Path::new(&path)
+                    .strip_prefix(self.ctx.data_dir.root())
+                    .ok()
+                    .map(|p| p.display().to_string());
+                self.publish();
                 run.current = Some(path.into());
             }
             StderrLine::Log { level, text } => {

@@ -5,8 +5,10 @@
 mod camera;
 pub mod clip;
 pub mod layout;
+mod preview;
 pub mod recovery;
 mod snapshot;
+pub use snapshot::preview_path;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -245,6 +247,15 @@ pub fn spawn(
         tasks.spawn_supervised(format!("camera {}", cam.name), move |tok| {
             let task = camera::CameraTask::new(ctx.clone(), cam.clone());
             infallible(task.run(rx.clone(), tok))
+        });
+    }
+    // Previews exist for Home Assistant's camera entity: only with MQTT.
+    let every = cfg.mqtt.snapshot_interval_seconds;
+    if cfg.mqtt.url.is_some() && every > 0 && !cfg.cameras.is_empty() {
+        let cameras: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
+        let (c, every) = (ctx.clone(), std::time::Duration::from_secs(every.into()));
+        tasks.spawn_supervised("previews", move |tok| {
+            infallible(preview::run(c.clone(), cameras.clone(), every, tok))
         });
     }
     RecorderHandle {

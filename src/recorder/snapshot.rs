@@ -13,17 +13,50 @@ use crate::store::MediaKind;
 const TRIES: [usize; 3] = [4, 16, 64];
 
 impl Ctx {
+    /// A snapshot kept and uploaded like a clip (the `snapshot` command).
     pub async fn snapshot(&self, camera: &str) -> Result<MediaFile, RecorderError> {
-        let open = self.open_segment(camera).ok_or_else(|| {
-            RecorderError::NoFootage(format!("`{camera}` is not recording right now"))
-        })?;
         let at = self.health.now();
         let rel_dir = media_dir(MediaKind::Snapshot, camera);
         std::fs::create_dir_all(self.data_dir.join(&rel_dir))?;
-        std::fs::create_dir_all(self.data_dir.cache())?;
         let (rel, path) = self.free_name(&rel_dir, &media_name(MediaKind::Snapshot, camera, at));
-        let partial = path.with_extension("jpg.partial");
-        let tail_file = self.data_dir.cache().join(format!("snapshot-{camera}.mp4"));
+        self.grab(camera, at, &path).await?;
+        let p = path.clone();
+        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
+            .await
+            .map_err(|_| RecorderError::Cancelled)??;
+        self.register(MediaKind::Snapshot, camera, rel, at, at, bytes)
+            .await
+    }
+
+    /// The camera's preview picture for Home Assistant: one file per camera under the cache,
+    /// replaced each time, neither registered nor uploaded. Returns its path relative to
+    /// data_dir and its size.
+    pub async fn preview(&self, camera: &str) -> Result<(String, u64), RecorderError> {
+        let rel = preview_path(camera);
+        let path = self.data_dir.join(&rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        self.grab(camera, self.health.now(), &path).await?;
+        let bytes = std::fs::metadata(&path)?.len();
+        Ok((rel, bytes))
+    }
+
+    /// Writes a JPEG of the newest keyframe to `out` (whole or not at all).
+    async fn grab(
+        &self,
+        camera: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        out: &Path,
+    ) -> Result<(), RecorderError> {
+        let open = self.open_segment(camera).ok_or_else(|| {
+            RecorderError::NoFootage(format!("`{camera}` is not recording right now"))
+        })?;
+        std::fs::create_dir_all(self.data_dir.cache())?;
+        let partial = out.with_extension("jpg.partial");
+        // Named after `out`: a preview and a snapshot of one camera may be taken at once.
+        let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+        let tail_file = self.data_dir.cache().join(format!("{stem}.tail.mp4"));
         // Just after a segment boundary the new file holds no complete fragment yet: the
         // newest frames are then at the end of the segment that just closed.
         let cam = camera.to_string();
@@ -60,14 +93,8 @@ impl Ctx {
                 match decode_last_keyframe(&tail_file, &partial).await {
                     Ok(()) if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) => {
                         let _ = std::fs::remove_file(&tail_file);
-                        std::fs::rename(&partial, &path)?;
-                        let p = path.clone();
-                        let bytes = tokio::task::spawn_blocking(move || fsync_file_and_dir(&p))
-                            .await
-                            .map_err(|_| RecorderError::Cancelled)??;
-                        return self
-                            .register(MediaKind::Snapshot, camera, rel, at, at, bytes)
-                            .await;
+                        std::fs::rename(&partial, out)?;
+                        return Ok(());
                     }
                     Ok(()) => last_error = "no keyframe in the newest fragments".into(),
                     Err(e) => last_error = e.to_string(),
@@ -84,6 +111,11 @@ impl Ctx {
             "no snapshot of `{camera}`: {last_error}"
         )))
     }
+}
+
+/// Where a camera's preview is kept, relative to data_dir.
+pub fn preview_path(camera: &str) -> String {
+    format!("cache/previews/{camera}.jpg")
 }
 
 async fn decode_last_keyframe(input: &Path, out: &Path) -> Result<(), RecorderError> {
