@@ -72,4 +72,6 @@ if ! command -v cargo-zigbuild >/dev/null; then
   say "cargo install --locked cargo-zigbuild"
   cargo install --locked cargo-zigbuild
 fi
+# A real Home Assistant Core for tests/home_assistant.rs, in a cached venv.
+"$(dirname "$0")/home-assistant.sh"
 say "all present"

@@ -23,5 +23,27 @@ trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && python3 -m zipfile -e homeassistant-*.whl wheel)
 "$VENV/bin/pip" install --quiet "homeassistant==$HA_VERSION" "josepy<2" \
   -c "$tmp/wheel/homeassistant/package_constraints.txt"
+# The integrations the test loads install their requirements at first start; install them
+# now instead, so no test waits on pip.
+reqs=$("$VENV/bin/python" - <<'PY'
+import json, pathlib, homeassistant.components as c
+root = pathlib.Path(c.__file__).parent
+todo, seen, reqs = ["mqtt", "camera", "onboarding", "api", "event", "update"], set(), set()
+while todo:
+    d = todo.pop()
+    if d in seen or not (root / d / "manifest.json").exists():
+        continue
+    seen.add(d)
+    m = json.loads((root / d / "manifest.json").read_text())
+    reqs.update(m.get("requirements", []))
+    todo += m.get("dependencies", []) + m.get("after_dependencies", [])
+print(" ".join(sorted(reqs)))
+PY
+)
+if [ -n "$reqs" ]; then
+  say "integration requirements: $reqs"
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install --quiet $reqs -c "$tmp/wheel/homeassistant/package_constraints.txt"
+fi
 touch "$VENV/.complete"
 say "ready: $VENV/bin/hass"

@@ -162,7 +162,13 @@ pub async fn run(
                     for e in queued {
                         let _ = client.try_publish(topics.event(), QoS::AtLeastOnce, false, e);
                     }
-                    publish_state(&health, &client, &topics, &mut outbox, connected).await;
+                    if let Some(status) = publish_state(&health, &client, &topics, &mut outbox, connected).await {
+                        for (cam, c) in &status.cameras {
+                            if let Some(end) = c.last_segment_end {
+                                publish_last_segment(&client, &topics, cam, end);
+                            }
+                        }
+                    }
                     last_state = Instant::now();
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
@@ -210,6 +216,9 @@ pub async fn run(
             }
             ev = events.recv() => match ev {
                 Ok(event) => {
+                    if let (true, DeviceEvent::SegmentClosed { camera, end, .. }) = (connected, &event.event) {
+                        publish_last_segment(&client, &topics, camera, *end);
+                    }
                     if let DeviceEvent::SnapshotReady(snap) = &event.event {
                         images.insert(snap.camera.clone(), snap.path.clone());
                         if connected {
@@ -287,16 +296,25 @@ async fn announce(
     Ok(())
 }
 
+fn publish_last_segment(
+    client: &AsyncClient,
+    topics: &Topics,
+    camera: &str,
+    end: chrono::DateTime<chrono::Utc>,
+) {
+    let at = end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let _ = client.try_publish(topics.last_segment(camera), QoS::AtLeastOnce, true, at);
+}
+
+/// Publishes the state (or keeps it for the next connection); returns it.
 async fn publish_state(
     health: &Health,
     client: &AsyncClient,
     topics: &Topics,
     outbox: &mut Outbox,
     connected: bool,
-) {
-    let Ok(status) = health.status().await else {
-        return;
-    };
+) -> Option<crate::health::Status> {
+    let status = health.status().await.ok()?;
     let payload = serde_json::to_vec(&status).unwrap_or_default();
     if !connected
         || client
@@ -305,6 +323,7 @@ async fn publish_state(
     {
         outbox.set_state(payload);
     }
+    Some(status)
 }
 
 /// Commands in flight, in two pools.

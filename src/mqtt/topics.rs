@@ -30,6 +30,12 @@ impl Topics {
         format!("{}/camera/{camera}/image", self.base)
     }
 
+    /// When the camera's newest segment ended (RFC 3339), retained; published only once there
+    /// is one, so Home Assistant's timestamp sensor never sees "none".
+    pub fn last_segment(&self, camera: &str) -> String {
+        format!("{}/camera/{camera}/last_segment", self.base)
+    }
+
     /// What we subscribe to: `cmd/<name>` (one level, so our own replies are not matched).
     pub fn commands(&self) -> String {
         format!("{}/cmd/+", self.base)

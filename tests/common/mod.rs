@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests: the real binary, real files, real processes.
 #![allow(dead_code)]
 
+mod broker;
+#[allow(unused_imports)]
+pub use broker::*;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -13,16 +13,18 @@ pub(super) fn entities(d: &Discovery, cam: &str) -> Vec<Entity> {
     let recording = format!("{{{{ 'ON' if {me}.state == 'recording' else 'OFF' }}}}");
     let states: Vec<&str> = CameraState::ALL.iter().map(|s| s.as_str()).collect();
     let record = |on: bool| json!({ "camera": cam, "enabled": on }).to_string();
-    let mut last_segment = d.sensor(
-        &format!("{cam}_last_segment"),
+    // Its own retained topic, published once there is a segment: a timestamp sensor on the
+    // state topic would see null before the first one, which HA logs as invalid.
+    let last_segment = Entity::new(
+        Component::Sensor,
+        format!("{cam}_last_segment"),
         &format!("{cam} last segment"),
-        &format!("{{{{ {me}.last_segment_end }}}}"),
+        json!({
+            "state_topic": d.topics.last_segment(cam),
+            "device_class": "timestamp",
+            "icon": "mdi:filmstrip-box-multiple",
+        }),
     );
-    last_segment.config["device_class"] = json!("timestamp");
-    // A timestamp sensor cannot show "none yet": it is unavailable until the first segment.
-    last_segment.available_when = Some(format!(
-        "{{{{ 'online' if {me} is defined and {me}.last_segment_end else 'offline' }}}}"
-    ));
     vec![
         d.choice(
             &format!("{cam}_state"),

@@ -47,8 +47,6 @@ pub struct Entity {
     pub component: Component,
     pub object: String,
     pub config: Value,
-    /// Also unavailable while this template (on `state`) renders other than "online".
-    pub available_when: Option<String>,
 }
 
 impl Entity {
@@ -59,7 +57,6 @@ impl Entity {
             component,
             object: object.into(),
             config,
-            available_when: None,
         }
     }
 
@@ -122,26 +119,14 @@ impl Discovery<'_> {
     fn payload(&self, e: &Entity) -> Value {
         let mut v = e.config.clone();
         let id = format!("camvault_{}_{}", self.device_id, e.object);
-        let mut availability = vec![json!({
-            "topic": self.topics.availability(),
-            "payload_available": "online",
-            "payload_not_available": "offline",
-        })];
-        if let Some(t) = &e.available_when {
-            availability.push(json!({
-                "topic": self.topics.state(),
-                "value_template": t,
-                "payload_available": "online",
-                "payload_not_available": "offline",
-            }));
-            v["availability_mode"] = json!("all");
-        }
         let common = json!({
             "unique_id": id,
             // The entity id HA derives from it: camvault_<device>_<object>, stable and
             // predictable for automations.
             "object_id": id,
-            "availability": availability,
+            "availability_topic": self.topics.availability(),
+            "payload_available": "online",
+            "payload_not_available": "offline",
             "device": self.device(),
             "origin": { "name": "camvault", "sw_version": crate::VERSION },
         });

@@ -44,7 +44,7 @@ fn every_entity_has_what_home_assistant_requires() {
         assert!(ids.insert(id.to_string()), "unique ids");
         assert_eq!(v["object_id"], id, "entity ids follow the unique id");
         assert!(v["name"].as_str().is_some_and(|n| !n.is_empty()), "{topic}");
-        assert_eq!(v["availability"][0]["topic"], "camvault/cv-1/availability");
+        assert_eq!(v["availability_topic"], "camvault/cv-1/availability");
         let dev = &v["device"];
         assert_eq!(dev["identifiers"][0], "camvault_cv-1");
         assert_eq!(dev["serial_number"], "cv-1");
@@ -52,6 +52,9 @@ fn every_entity_has_what_home_assistant_requires() {
         assert_eq!(dev["connections"][0][1], "dc:a6:32:01:02:03");
         assert_eq!(v["origin"]["name"], "camvault");
         match component {
+            "sensor" if topic.contains("last_segment") => {
+                assert_eq!(v["state_topic"], "camvault/cv-1/camera/front/last_segment")
+            }
             "sensor" | "binary_sensor" | "update" => assert!(
                 v["state_topic"] == "camvault/cv-1/state" && v["value_template"].is_string(),
                 "{topic}"
