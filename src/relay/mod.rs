@@ -198,7 +198,7 @@ impl Relay {
         };
         self.ensure_output(&probed.params).await?;
         let out = self.output.as_mut().expect("just ensured");
-        match out.send(&path).await {
+        match out.send(&path, probed.duration_s).await {
             Ok(()) => {
                 self.backoff.reset();
                 let (n, stamp, now) = (name.clone(), entry.stamp(), self.health.now());

@@ -3,6 +3,11 @@
 //! is copied into the session's stdin; the TS demuxer absorbs the timestamp jump between files,
 //! so the receiver sees one session with timestamps that only go forward
 //! (../shared/TESTBED.md). A change of codec parameters needs a new session.
+//!
+//! A file counts as sent once the session's own progress (`-progress`, its output time) has
+//! passed the file's end on the session timeline, not when its bytes went into the pipe:
+//! with `-re` the pipe and ffmpeg's buffers hold a second or more of video, which a crash
+//! would lose.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -11,6 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin};
+use tokio::sync::watch;
 
 use crate::config::scrub;
 use crate::media::{MediaError, process};
@@ -120,10 +126,23 @@ pub async fn probe(path: &Path) -> Result<Probed, OutputError> {
     Ok(Probed { params, duration_s })
 }
 
+/// Up to this much of a file's end may still be inside ffmpeg when it counts as pushed: the
+/// MPEG-TS demuxer holds each stream's last PES (a frame of video, a few of audio: 0.14 s
+/// measured with 25 fps and AAC) until the next file's data arrives.
+const END_SLACK_S: f64 = 0.25;
+/// How long past the expected moment a file may take to be pushed before the session is
+/// taken for stuck (and the file goes again on a new one). Covers ffmpeg's stream probing
+/// when a session opens.
+const PUSH_GRACE: Duration = Duration::from_secs(30);
+
 pub struct Output {
     child: Child,
     stdin: Option<ChildStdin>,
     pub params: StreamParams,
+    /// The session's output time (s), from its progress lines.
+    pushed: watch::Receiver<f64>,
+    /// Where the end of the last file handed over lies on the session timeline (s).
+    handed: f64,
 }
 
 impl Output {
@@ -139,6 +158,11 @@ impl Output {
             "-loglevel",
             "error",
             "-re",
+            // By default ffmpeg probes 5 s of stream (0 means that default too) before it
+            // writes anything, so a lone short clip waited for the next one to arrive. 0.2 s
+            // sees the first video and audio frames.
+            "-analyzeduration",
+            "200000",
             "-f",
             "mpegts",
             "-i",
@@ -147,6 +171,10 @@ impl Output {
             "0",
             "-c",
             "copy",
+            "-progress",
+            "pipe:1",
+            "-stats_period",
+            "0.25",
             "-f",
             "flv",
             url,
@@ -156,6 +184,17 @@ impl Output {
         .collect();
         let mut child = process::spawn_with_stdin("ffmpeg", &args)?;
         let stdin = child.stdin.take();
+        let (tx, pushed) = watch::channel(0.0);
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(out).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if let Some(s) = out_time_s(&l) {
+                        tx.send_if_modified(|t| (s > *t).then(|| *t = s).is_some());
+                    }
+                }
+            });
+        }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(err).lines();
@@ -168,6 +207,8 @@ impl Output {
             child,
             stdin,
             params,
+            pushed,
+            handed: 0.0,
         })
     }
 
@@ -176,9 +217,9 @@ impl Output {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Streams one file into the session; returns when it has been handed over whole (with
-    /// `-re`, about its duration later).
-    pub async fn send(&mut self, path: &Path) -> Result<(), OutputError> {
+    /// Streams one file of `duration_s` into the session; returns once the session has
+    /// pushed it (with `-re`, about its duration later).
+    pub async fn send(&mut self, path: &Path, duration_s: f64) -> Result<(), OutputError> {
         let args: Vec<OsString> = vec![
             "-hide_banner".into(),
             "-nostdin".into(),
@@ -216,12 +257,38 @@ impl Output {
             return Err(OutputError::Output("ffmpeg exited".into()));
         }
         match status {
-            Some(s) if s.success() => Ok(()),
-            _ => Err(OutputError::Input(format!(
-                "remux failed: {}",
-                detail.lines().last().unwrap_or("unknown error")
-            ))),
+            Some(s) if s.success() => {}
+            _ => {
+                return Err(OutputError::Input(format!(
+                    "remux failed: {}",
+                    detail.lines().last().unwrap_or("unknown error")
+                )));
+            }
         }
+        self.handed += duration_s;
+        self.wait_pushed().await
+    }
+
+    /// Until the session's output time reaches the end of what was handed over.
+    async fn wait_pushed(&mut self) -> Result<(), OutputError> {
+        let target = self.handed - END_SLACK_S;
+        let behind = (target - *self.pushed.borrow()).max(0.0);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(behind) + PUSH_GRACE;
+        while *self.pushed.borrow_and_update() < target {
+            tokio::select! {
+                r = self.pushed.changed() => if r.is_err() {
+                    return Err(OutputError::Output("ffmpeg exited".into()));
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(OutputError::Output(format!(
+                        "the session pushed {:.1} s of {:.1} s",
+                        *self.pushed.borrow(),
+                        self.handed
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Ends the session cleanly: end of input, then ffmpeg flushes and closes the publish.
@@ -233,5 +300,25 @@ impl Output {
         {
             process::stop(&mut self.child, Duration::from_secs(2)).await;
         }
+    }
+}
+
+/// The output time of one `-progress` line (`out_time_us=4320000`), in seconds.
+fn out_time_s(line: &str) -> Option<f64> {
+    let us: i64 = line.strip_prefix("out_time_us=")?.trim().parse().ok()?;
+    (us >= 0).then(|| us as f64 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::out_time_s;
+
+    #[test]
+    fn progress_lines() {
+        assert_eq!(out_time_s("out_time_us=4320000"), Some(4.32));
+        assert_eq!(out_time_s("out_time_us=N/A"), None);
+        assert_eq!(out_time_s("out_time_us=-9000"), None);
+        assert_eq!(out_time_s("out_time_ms=4320000"), None);
+        assert_eq!(out_time_s("total_size=4096"), None);
     }
 }

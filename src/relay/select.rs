@@ -1,7 +1,9 @@
 //! Seed 003's selection rules as plain logic, apart from the folder and ffmpeg:
 //! - only video files (mp4, mov, mkv, ts, flv) are considered;
 //! - a file must be `min_file_age` old, unless the FTP server saw its upload finish;
-//! - the newest file is held back (it may still be written) unless its upload is known done;
+//! - the newest file is held back (it may still be written) unless its upload is known done
+//!   or it has not changed for `NEWEST_QUIET` × `min_file_age` (after a restart, when the
+//!   FTP server's word is gone, the last clip of the night must not wait for the next one);
 //! - never back in time: files up to the last one sent are deleted;
 //! - catching up after a stop: files starting `max_lag` or more before the newest file are
 //!   deleted (seed 003's worked example: the 10:45 restart drops 10:31–10:40, sends 10:41);
@@ -13,6 +15,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+/// The newest file is taken as finished once unchanged for this many `min_file_age`s.
+pub const NEWEST_QUIET: i32 = 4;
 
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "mkv", "ts", "flv"];
 
@@ -96,7 +101,8 @@ pub fn decide(
     out.pending = live.len();
     for f in live {
         let known_done = complete.contains(&f.name);
-        if std::ptr::eq(f, newest) && !known_done {
+        let quiet = now - f.mtime >= rules.min_age * NEWEST_QUIET;
+        if std::ptr::eq(f, newest) && !known_done && !quiet {
             out.held_back = Some(f.name.clone());
             continue;
         }

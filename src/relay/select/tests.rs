@@ -220,3 +220,16 @@ fn order_by_the_name_stamp_else_mtime_then_name() {
     );
     assert_eq!(d.next.as_deref(), Some("a.mp4"));
 }
+
+#[test]
+fn the_newest_goes_once_quiet_for_four_minimum_ages() {
+    let files = vec![Entry {
+        name: "10:30.mp4".into(),
+        mtime: at(10, 30, 0),
+    }];
+    // min_age 30 s: held for two minutes, then sent although nobody said it is complete.
+    let d = decide_now(&files, at(10, 31, 59), None);
+    assert_eq!((d.next, d.held_back.as_deref()), (None, Some("10:30.mp4")));
+    let d = decide_now(&files, at(10, 32, 0), None);
+    assert_eq!(d.next.as_deref(), Some("10:30.mp4"));
+}
