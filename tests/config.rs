@@ -415,6 +415,33 @@ fn environment_overrides_apply_and_errors_name_the_variable() {
     assert!(r.stdout.contains("secret_access_key = \"***\""));
 }
 
+#[test]
+fn a_retention_plan_sets_the_days_and_explicit_days_win() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, days) in [
+        ("[retention]\nplan = \"basic\"\n", 7),
+        ("[retention]\nplan = \"pro\"\n", 15),
+        ("[retention]\nplan = \"premium\"\n", 30),
+        ("[retention]\nplan = \"premium\"\nrecordings_days = 3\n", 3),
+        ("", 7),
+    ] {
+        let r = check(&config(dir.path(), extra), &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stdout.contains(&format!("recordings_days = {days}\n")),
+            "{extra}: {}",
+            r.stdout
+        );
+    }
+    let r = check(
+        &config(dir.path(), ""),
+        &[("CAMVAULT_RETENTION_PLAN", "pro")],
+    );
+    assert!(r.stdout.contains("recordings_days = 15\n"), "{}", r.stdout);
+    let r = check(&config(dir.path(), "[retention]\nplan = \"gold\"\n"), &[]);
+    assert_error(&r, &["retention.plan", "basic"]);
+}
+
 const SECRETS: &[&str] = &[
     "CamPass1",
     "QueryPw2",

@@ -294,6 +294,18 @@ fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(sent, names, "in order, each once");
+    // One INFO line per FTP upload, with who, from where, what and how much.
+    let ftp: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ftp: upload finished"))
+        .collect();
+    assert_eq!(ftp.len(), 20, "{log}");
+    assert!(
+        ftp.iter().all(|l| l.contains("user=cam1")
+            && l.contains("address=127.0.0.1")
+            && l.contains("bytes=")),
+        "{ftp:?}"
+    );
     assert!(
         !log.contains(STREAM_KEY),
         "the stream key stays out of the log"

@@ -65,6 +65,8 @@ pub fn load_str(text: &str, file: &Path, env: &[(String, String)]) -> Result<Con
     loader.apply_env(&mut cfg, env)?;
     loader.read_secrets(&mut cfg)?;
     validate(&cfg).map_err(|(key, reason)| loader.error(&key, reason))?;
+    // The plan is resolved once: what check-config prints is what retention uses.
+    cfg.retention.recordings_days_set = Some(cfg.retention.recordings_days());
     for cam in &mut cfg.cameras {
         // Validation refused every source whose kind is unknown.
         if let Some(kind) = super::SourceKind::of(&cam.source) {

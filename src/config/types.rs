@@ -390,12 +390,36 @@ pub enum OnDiskFull {
     StopRecording,
 }
 
+/// Seed 002's plans: days of continuous footage kept on the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetentionPlan {
+    Basic,
+    Pro,
+    Premium,
+}
+
+impl RetentionPlan {
+    pub fn recordings_days(self) -> u32 {
+        match self {
+            RetentionPlan::Basic => 7,
+            RetentionPlan::Pro => 15,
+            RetentionPlan::Premium => 30,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Local copy kept this long after a verified upload.
     pub keep_uploaded_hours: u32,
-    pub recordings_days: u32,
+    /// `basic` (7 days of recordings), `pro` (15) or `premium` (30); `recordings_days` wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<RetentionPlan>,
+    /// Absent: the plan's, else 7. Read it through [`RetentionConfig::recordings_days`].
+    #[serde(rename = "recordings_days", skip_serializing_if = "Option::is_none")]
+    pub recordings_days_set: Option<u32>,
     pub snapshots_days: u32,
     pub clips_days: u32,
     pub disk_warn_percent: u8,
@@ -403,11 +427,21 @@ pub struct RetentionConfig {
     pub on_disk_full: OnDiskFull,
 }
 
+impl RetentionConfig {
+    /// Days of continuous footage: `recordings_days` if set, else the plan's, else 7.
+    pub fn recordings_days(&self) -> u32 {
+        self.recordings_days_set
+            .or(self.plan.map(RetentionPlan::recordings_days))
+            .unwrap_or(7)
+    }
+}
+
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             keep_uploaded_hours: 24,
-            recordings_days: 7,
+            plan: None,
+            recordings_days_set: None,
             snapshots_days: 30,
             clips_days: 90,
             disk_warn_percent: 80,

@@ -299,7 +299,7 @@ fn retention(cfg: &Config) -> Result<(), Problem> {
     let r = &cfg.retention;
     range(
         "retention.recordings_days",
-        r.recordings_days.into(),
+        r.recordings_days().into(),
         1,
         3650,
     )?;

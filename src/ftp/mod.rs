@@ -53,9 +53,13 @@ impl UserWithPermissions for CamUser {
     }
 }
 
-/// The configured users and their passwords (redacted in Debug).
+/// The configured users and their passwords (redacted in Debug), and where each last
+/// logged in from: libunftp's upload events name the user but not the address.
 #[derive(Debug)]
-struct Users(HashMap<String, Secret>);
+struct Users {
+    passwords: HashMap<String, Secret>,
+    last_from: Arc<parking_lot::Mutex<HashMap<String, std::net::IpAddr>>>,
+}
 
 #[async_trait]
 impl Authenticator for Users {
@@ -64,11 +68,14 @@ impl Authenticator for Users {
         username: &str,
         creds: &Credentials,
     ) -> Result<Principal, AuthenticationError> {
-        let Some(want) = self.0.get(username) else {
+        let Some(want) = self.passwords.get(username) else {
             return Err(AuthenticationError::BadUser);
         };
         let given = creds.password.as_deref().unwrap_or("");
         if constant_time_eq(given.as_bytes(), want.expose().as_bytes()) {
+            self.last_from
+                .lock()
+                .insert(username.to_string(), creds.source_ip);
             Ok(Principal {
                 username: username.to_string(),
             })
@@ -101,15 +108,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Tells the relay when an upload into the inbox itself has finished.
 #[derive(Debug)]
-struct Uploads(Option<RelayHandle>);
+struct Uploads {
+    relay: Option<RelayHandle>,
+    from: Arc<parking_lot::Mutex<HashMap<String, std::net::IpAddr>>>,
+}
 
 #[async_trait]
 impl DataListener for Uploads {
     async fn receive_data_event(&self, e: DataEvent, m: EventMeta) {
         if let DataEvent::Put { path, bytes } = e {
-            tracing::info!(user = %m.username, file = %path, bytes, "ftp: upload finished");
+            let address = self
+                .from
+                .lock()
+                .get(&m.username)
+                .map_or_else(|| "-".to_string(), |a| a.to_string());
+            // One line per upload; libunftp's own session chatter stays at DEBUG.
+            tracing::info!(user = %m.username, address = %address, file = %path, bytes, "ftp: upload finished");
             let name = path.trim_start_matches('/');
-            if let Some(relay) = &self.0
+            if let Some(relay) = &self.relay
                 && !name.contains('/')
             {
                 relay.upload_finished(name);
@@ -137,12 +153,15 @@ async fn serve(
     std::fs::create_dir_all(&inbox).map_err(|e| FtpError::Inbox(inbox.display().to_string(), e))?;
     // Fail here, with the reason, rather than on every connection.
     Filesystem::new(inbox.clone()).map_err(|e| FtpError::Inbox(inbox.display().to_string(), e))?;
-    let users = Arc::new(Users(
-        f.users
+    let last_from: Arc<parking_lot::Mutex<HashMap<String, std::net::IpAddr>>> = Default::default();
+    let users = Arc::new(Users {
+        passwords: f
+            .users
             .iter()
             .filter_map(|u| u.password.clone().map(|p| (u.name.clone(), p)))
             .collect(),
-    ));
+        last_from: last_from.clone(),
+    });
     let root = inbox.clone();
     let limits = guard::Limits::below_critical(f64::from(cfg.retention.disk_critical_percent));
     type Vfs = RestrictingVfs<guard::Guarded<Filesystem>, CamUser, Meta>;
@@ -159,7 +178,10 @@ async fn serve(
     .idle_session_timeout(300)
     // Password guessing: three failures lock that user from that address for two minutes.
     .failed_logins_policy(libunftp::options::FailedLoginsPolicy::default())
-    .notify_data(Uploads(relay))
+    .notify_data(Uploads {
+        relay,
+        from: last_from,
+    })
     .shutdown_indicator({
         let c = cancel.clone();
         async move {

@@ -80,7 +80,7 @@ impl Rules {
     pub fn from_config(c: &RetentionConfig) -> Rules {
         Rules {
             keep_uploaded: Duration::hours(i64::from(c.keep_uploaded_hours)),
-            recordings: Duration::days(i64::from(c.recordings_days)),
+            recordings: Duration::days(i64::from(c.recordings_days())),
             snapshots: Duration::days(i64::from(c.snapshots_days)),
             clips: Duration::days(i64::from(c.clips_days)),
             warn_percent: f64::from(c.disk_warn_percent),
