@@ -109,6 +109,10 @@ fn the_control_socket_rejects_bad_requests_without_harm() {
         (b"{\"cmd\":\"clip\",\"camera\":\"../../etc\"}\n", "camera"),
         (b"\xff\xfe\x00garbage\n", "bad JSON"),
         (
+            b"{\"cmd\":\"snapshot\",\"camera\":\"front\",\"reason\":\"\"}\n",
+            "reason",
+        ),
+        (
             b"{\"cmd\":\"snapshot\",\"camera\":\"front\"}\n",
             "not recording",
         ),
