@@ -57,8 +57,10 @@ bench:
 security:
 	@systemd-analyze security --offline=true overlay/etc/systemd/system/camvault.service | tail -n 1
 
-image:
-	@echo "make image: the image builder (flash/) is not written yet; see flash/README.md" >&2; exit 1
+## The card image: out/camvault-<version>-<machine>.img (+ .bmap, .img.zst). docs/IMAGE.md.
+MACHINE ?= qemu-arm64
+image: cross-aarch64
+	./flash/build-image.sh $(MACHINE)
 
 clean:
 	$(CARGO) clean

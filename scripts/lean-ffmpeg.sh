@@ -13,7 +13,13 @@
 # Cameras that must encode video (V4L2 MJPEG/YUYV) still run Debian's ffmpeg, which has the
 # encoders. Prints the binary's path. Cached by source version under
 # ${CAMVAULT_CACHE:-~/.cache/camvault}.
+#
+# `lean-ffmpeg.sh aarch64` cross-builds the image's ONE ffmpeg (and ffprobe) with Debian's
+# arm64 cross gcc, fully static: the recording set above plus what the appliance needs besides
+# (JPEG snapshots, clips, the relay's TS/FLV/RTMP, MJPEG/YUYV V4L2 input, h264_v4l2m2m, and
+# libx264 from Debian's x264 source for boards without a hardware encoder). Prints its folder.
 set -euo pipefail
+target="${1:-host}"
 cache="${CAMVAULT_CACHE:-$HOME/.cache/camvault}"
 work="$cache/ffmpeg-src"
 mkdir -p "$work/apt/lists/partial" "$work/apt/archives/partial"
@@ -36,8 +42,9 @@ if [ -z "$version" ]; then
 fi
 upstream=${version#*:}
 out="$cache/ffmpeg-lean-$upstream"
+[ "$target" = host ] || out="$cache/ffmpeg-lean-$target-$upstream"
 if [ -x "$out/bin/ffmpeg" ]; then
-  echo "$out/bin/ffmpeg"
+  if [ "$target" = host ]; then echo "$out/bin/ffmpeg"; else echo "$out"; fi
   exit 0
 fi
 
@@ -55,23 +62,76 @@ if [ ! -f "$src/configure" ]; then
   (cd "$work" && dpkg-source --no-check -x "ffmpeg_${version#*:}.dsc" "$src" >&2)
 fi
 
-say "configuring and building (a few minutes)"
-build="$work/build-$upstream"
+# Debian's source of a package, unpacked once into $work; prints its folder.
+debian_source() {
+  local pkg=$1 v
+  v=$(apt-cache "${apt_opts[@]}" showsrc "$pkg" | awk '/^Version:/ {print $2}' | sort -V | tail -1)
+  local dir="$work/$pkg-${v#*:}"
+  if [ ! -d "$dir" ]; then
+    say "downloading the source of $pkg $v"
+    (cd "$work" && apt-get "${apt_opts[@]}" -qq source --download-only "$pkg=$v" >&2)
+    (cd "$work" && dpkg-source --no-check -x "${pkg}_${v#*:}.dsc" "$dir" >&2)
+  fi
+  echo "$dir"
+}
+
+common=(--disable-everything --disable-autodetect --disable-doc --disable-debug
+  --disable-ffplay --enable-static --disable-shared --enable-small
+  --enable-protocol=file,pipe,tcp,udp,rtp
+  --enable-parser=h264,hevc,aac,aac_latm,mjpeg
+  --enable-bsf=aac_adtstoasc,h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,null
+  --enable-indev=v4l2)
+case "$target" in
+host)
+  flags=("${common[@]}" --disable-ffprobe --disable-x86asm
+    --enable-demuxer=rtsp,rtp,sdp,concat,mov,mpegts,aac,h264,hevc
+    --enable-muxer=segment,mp4,mov,null
+    --enable-decoder=h264,hevc,aac,aac_latm,pcm_alaw,pcm_mulaw,mjpeg
+    --enable-encoder=aac
+    --enable-filter=null,anull,format,aformat,aresample,scale,copy,acopy)
+  ;;
+aarch64)
+  command -v aarch64-linux-gnu-gcc >/dev/null || {
+    say "apt-get install gcc-aarch64-linux-gnu"
+    apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross >&2
+  }
+  x264="$cache/x264-aarch64"
+  if [ ! -f "$x264/lib/libx264.a" ]; then
+    xsrc=$(debian_source x264)
+    say "cross-building libx264 (static)"
+    xb="$work/build-x264-aarch64"
+    rm -rf "$xb" && cp -a "$xsrc" "$xb"
+    (cd "$xb" && ./configure --prefix="$x264" --host=aarch64-linux-gnu \
+      --cross-prefix=aarch64-linux-gnu- --enable-static --disable-cli --disable-opencl \
+      --enable-pic --disable-lavf --disable-swscale --disable-ffms --disable-gpac \
+      --disable-lsmash >"$xb/configure.log" 2>&1 &&
+      make -j"$(nproc)" >"$xb/make.log" 2>&1 && make install >/dev/null) || {
+      tail -20 "$xb"/*.log >&2
+      exit 1
+    }
+    rm -rf "$xb"
+  fi
+  export PKG_CONFIG_LIBDIR="$x264/lib/pkgconfig"
+  flags=("${common[@]}" --enable-cross-compile --arch=aarch64 --target-os=linux
+    --cross-prefix=aarch64-linux-gnu- --pkg-config=pkg-config
+    --enable-gpl --enable-libx264 --enable-ffprobe
+    --extra-cflags="-I$x264/include" --extra-ldflags="-L$x264/lib -static" --extra-libs="-lpthread -lm -ldl"
+    --enable-protocol=rtmp,tcp,file,pipe,udp,rtp
+    --enable-demuxer=rtsp,rtp,sdp,concat,mov,mpegts,matroska,flv,aac,h264,hevc,lavfi,image2
+    --enable-muxer=segment,mp4,mov,null,image2,mjpeg,mpegts,flv
+    --enable-decoder=h264,hevc,aac,aac_latm,pcm_alaw,pcm_mulaw,mjpeg,rawvideo,mpeg4
+    --enable-encoder=aac,mjpeg,libx264,h264_v4l2m2m
+    --enable-filter=null,anull,format,aformat,aresample,scale,copy,acopy,fps,testsrc2,sine,select,setpts
+    --enable-v4l2-m2m)
+  ;;
+*) say "unknown target $target (host or aarch64)"; exit 2 ;;
+esac
+
+say "configuring and building for $target (a few minutes)"
+build="$work/build-$target-$upstream"
 rm -rf "$build" && mkdir -p "$build"
 cd "$build"
-"$src/configure" --prefix="$out" \
-  --disable-everything --disable-autodetect --disable-doc --disable-debug \
-  --disable-ffplay --disable-ffprobe --enable-static --disable-shared \
-  --disable-x86asm --enable-small \
-  --enable-protocol=file,pipe,tcp,udp,rtp \
-  --enable-demuxer=rtsp,rtp,sdp,concat,mov,mpegts,aac,h264,hevc \
-  --enable-muxer=segment,mp4,mov,null \
-  --enable-parser=h264,hevc,aac,aac_latm,mjpeg \
-  --enable-bsf=aac_adtstoasc,h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,null \
-  --enable-decoder=h264,hevc,aac,aac_latm,pcm_alaw,pcm_mulaw,mjpeg \
-  --enable-encoder=aac \
-  --enable-filter=null,anull,format,aformat,aresample,scale,copy,acopy \
-  --enable-indev=v4l2 >"$build/configure.log" 2>&1 || {
+"$src/configure" --prefix="$out" "${flags[@]}" >"$build/configure.log" 2>&1 || {
   tail -20 "$build/configure.log" >&2
   exit 1
 }
@@ -80,6 +140,12 @@ make -j"$(nproc)" >"$build/make.log" 2>&1 || {
   exit 1
 }
 make install >/dev/null
-strip "$out/bin/ffmpeg"
-rm -rf "$build"
-echo "$out/bin/ffmpeg"
+if [ "$target" = host ]; then
+  strip "$out/bin/ffmpeg"
+  rm -rf "$build"
+  echo "$out/bin/ffmpeg"
+else
+  aarch64-linux-gnu-strip "$out/bin/ffmpeg" "$out/bin/ffprobe"
+  rm -rf "$build" "$out/share" "$out/include" "$out/lib"
+  echo "$out"
+fi
