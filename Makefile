@@ -22,8 +22,9 @@ demo:
 	$(CARGO) build --locked
 	./target/debug/camvault demo --dir $(DEMO_DIR) $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
-## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
-test: deps lint cross-aarch64
+## Every test, after installing what they need (qemu, cross linkers, systemd-analyze) and
+## building the qemu-arm64 image the VM test boots (cached: minutes after a code change).
+test: deps lint cross-aarch64 image
 	AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
 	$(MAKE) --no-print-directory security
 

@@ -1,0 +1,28 @@
+SUMMARY = "camvault: records cameras in crash-safe segments and uploads them to S3"
+DESCRIPTION = "One static daemon: recorder, S3 uploader with resumable signed uploads, MQTT with Home Assistant discovery, FTP-to-RTMP relay."
+HOMEPAGE = "https://github.com/camvault/camvault"
+SECTION = "multimedia"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=0000000000000000000000000000000"
+
+SRC_URI = "git://github.com/camvault/camvault.git;protocol=https;branch=main"
+SRCREV = "${AUTOREV}"
+S = "${WORKDIR}/git"
+
+inherit cargo systemd useradd
+
+require camvault-crates.inc
+
+SYSTEMD_SERVICE:${PN} = "camvault.service"
+USERADD_PACKAGES = "${PN}"
+USERADD_PARAM:${PN} = "--system --home ${localstatedir}/lib/camvault --shell /sbin/nologin --groups video camvault"
+
+do_install:append() {
+    install -d ${D}${systemd_system_unitdir} ${D}${sysconfdir}/camvault
+    install -m 0644 ${S}/overlay/etc/systemd/system/camvault.service ${D}${systemd_system_unitdir}/
+    install -m 0644 ${S}/overlay/etc/camvault/camvault.toml ${D}${sysconfdir}/camvault/
+}
+
+FILES:${PN} += "${systemd_system_unitdir}/camvault.service"
+
+RDEPENDS:${PN} += "ffmpeg"
