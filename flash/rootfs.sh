@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds (once) the Debian bookworm arm64 base root filesystem of the image as a tarball,
+# Builds (once) the Debian bookworm arm64 base root filesystem of the image as a folder,
 # cached by the package lists' hash under ${CAMVAULT_CACHE:-~/.cache/camvault}. mmdebstrap
 # runs the arm64 maintainer scripts through qemu-user (binfmt_misc), so no loop mounts.
-# Usage: flash/rootfs.sh MACHINE   prints the tarball's path.
+# Usage: flash/rootfs.sh MACHINE   prints the folder's path.
 set -euo pipefail
 machine=${1:-qemu-arm64}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,8 +13,8 @@ lists=("$here/packages-base.txt")
 [ -f "$here/machines/$machine/packages.txt" ] && lists+=("$here/machines/$machine/packages.txt")
 packages=$(grep -hv '^\s*#' "${lists[@]}" | awk 'NF' | sort -u | paste -sd, -)
 key=$(printf '%s\n' "$packages" | sha256sum | cut -c1-12)
-out="$cache/rootfs-$machine-$key.tar"
-if [ -s "$out" ]; then
+out="$cache/rootfs-$machine-$key"
+if [ -d "$out/usr" ]; then
   echo "$out"
   exit 0
 fi
@@ -24,12 +24,14 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
 fi
 mkdir -p "$cache"
 say "mmdebstrap bookworm arm64 for $machine (about 10 minutes, once): $packages"
-mmdebstrap --arch=arm64 --variant=minbase --mode=root --include="$packages" \
+rm -rf "$out.partial"
+mmdebstrap --arch=arm64 --variant=minbase --mode=root --format=directory --include="$packages" \
   --components=main,non-free-firmware \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --aptopt='APT::Install-Recommends "false"' \
+  --essential-hook="$here/rootfs-initramfs-hook.sh \"\$1\"" \
   bookworm "$out.partial" \
   "deb http://deb.debian.org/debian bookworm main non-free-firmware" \
   "deb http://deb.debian.org/debian bookworm-updates main" \
