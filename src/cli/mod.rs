@@ -3,6 +3,7 @@
 
 mod demo;
 mod print;
+mod provision;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,6 +46,15 @@ enum Cmd {
     },
     /// Validate the config and print the effective config, secrets redacted
     CheckConfig,
+    /// First boot: add a device id and FTP passwords the config lacks (the image runs this)
+    Provision {
+        /// Where generated secrets are written (0600)
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// Where the new passwords are written once for the user
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+    },
     /// Live state from the daemon, or from the store when the daemon is down
     Status {
         #[arg(long)]
@@ -222,6 +232,35 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             runtime(true)?
                 .block_on(demo::run(cfg, seconds))
                 .map_err(Failure::runtime)
+        }
+        Cmd::Provision {
+            state_dir,
+            credentials,
+        } => {
+            let text = std::fs::read_to_string(&path).map_err(Failure::runtime)?;
+            let mut doc: toml_edit::DocumentMut = text
+                .parse()
+                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+            let id_file = state_dir.join("device-id");
+            let known = std::fs::read_to_string(&id_file)
+                .ok()
+                .map(|s| s.trim().to_string());
+            let done =
+                provision::provision(&mut doc, &state_dir, known).map_err(Failure::runtime)?;
+            if let Some(id) = &done.device_id {
+                std::fs::write(&id_file, format!("{id}\n")).map_err(Failure::runtime)?;
+            }
+            std::fs::write(&path, doc.to_string()).map_err(Failure::runtime)?;
+            if let (Some(c), false) = (credentials, done == provision::Provisioned::default()) {
+                std::fs::write(c, provision::credentials_text(&done)).map_err(Failure::runtime)?;
+            }
+            eprintln!(
+                "camvault: provisioned {}: device id {}, {} FTP password(s) made",
+                path.display(),
+                done.device_id.as_deref().unwrap_or("kept"),
+                done.ftp_passwords.len()
+            );
+            Ok(())
         }
         Cmd::CheckConfig => {
             let cfg = load(&path)?;
