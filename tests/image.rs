@@ -225,7 +225,10 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
     vm.sh("modprobe vivid n_devs=1 && udevadm settle");
 
     // camvault runs as its own user, from the card's config, now in data and off the card.
-    assert_eq!(vm.sh("systemctl is-active camvault"), "active");
+    // camvault starts once first boot has put the card's config into data.
+    wait_for("camvault active", Duration::from_secs(120), || {
+        vm.ssh("systemctl is-active camvault").stdout.trim() == "active"
+    });
     assert_eq!(vm.sh("ps -o user= -C camvault"), "camvault");
     assert_eq!(
         vm.sh("stat -c %a:%U /var/lib/camvault/camvault.toml"),
