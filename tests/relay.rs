@@ -139,34 +139,36 @@ fn clips_sized(dir: &Path, n: usize, secs: u32, size: &str) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let p = dir.join(format!("cam1_20260122_10{:02}{:02}.mp4", i / 60, i % 60));
-            let r = run(Command::new("ffmpeg")
-                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .arg(format!("testsrc2=size={size}:rate=25:duration={secs}"))
-                .args(["-f", "lavfi", "-i"])
-                .arg(format!(
-                    "sine=frequency={}:sample_rate=48000:duration={secs}",
-                    300 + i * 20
-                ))
-                .args([
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "ultrafast",
-                    "-g",
-                    "25",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "64k",
-                    "-shortest",
-                ])
-                .arg(&p));
-            assert_eq!(r.code, 0, "{}", r.stderr);
+            let video = format!("testsrc2=size={size}:rate=25:duration={secs}");
+            encode_clip(&p, &video, 300 + i * 20, secs, &[]);
             p
         })
         .collect()
+}
+
+/// An H.264 + AAC clip of `secs` seconds from a lavfi video source and a sine tone.
+fn encode_clip(path: &Path, video: &str, audio_hz: usize, secs: u32, extra: &[&str]) {
+    let r = run(Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i",
+        ])
+        .arg(format!(
+            "sine=frequency={audio_hz}:sample_rate=48000:duration={secs}"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(extra)
+        .args(["-c:a", "aac", "-b:a", "64k", "-shortest"])
+        .arg(path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 fn relay_config(dir: &Path, rtmp: &str, ftp_port: u16, extra: &str) -> PathBuf {
@@ -640,34 +642,9 @@ fn grey_clips(dir: &Path, n: usize, secs: u32) -> Vec<PathBuf> {
         .map(|i| {
             let p = dir.join(format!("cam1_20260122_11{:02}{:02}.mp4", i / 60, i % 60));
             let v = 32 + 20 * i;
-            let r = run(Command::new("ffmpeg")
-                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .arg(format!(
-                    "color=c=0x{v:02x}{v:02x}{v:02x}:size=160x120:rate=25:duration={secs}"
-                ))
-                .args(["-f", "lavfi", "-i"])
-                .arg(format!(
-                    "sine=frequency=440:sample_rate=48000:duration={secs}"
-                ))
-                .args([
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "ultrafast",
-                    "-g",
-                    "25",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-color_range",
-                    "pc",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "64k",
-                    "-shortest",
-                ])
-                .arg(&p));
-            assert_eq!(r.code, 0, "{}", r.stderr);
+            let video =
+                format!("color=c=0x{v:02x}{v:02x}{v:02x}:size=160x120:rate=25:duration={secs}");
+            encode_clip(&p, &video, 440, secs, &["-color_range", "pc"]);
             p
         })
         .collect()

@@ -86,16 +86,11 @@ impl UploaderHandle {
         start: DateTime<Utc>,
         path: &str,
     ) -> String {
-        let file = path.rsplit('/').next().unwrap_or(path);
-        let u = &self.ctx.cfg.upload;
-        plan::object_key(
-            kind,
-            &u.key_template,
-            &self.ctx.cfg.device.id,
-            camera,
-            start,
-            file,
-        )
+        crate::store::QueuePolicy {
+            template: self.ctx.cfg.upload.key_template.clone(),
+            device: self.ctx.cfg.device.id.clone(),
+        }
+        .key(kind, camera, start, path)
     }
 
     /// A presigned GET URL for an object (S3 only); it works once the upload is done.

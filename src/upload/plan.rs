@@ -36,7 +36,7 @@ pub fn parts(file_bytes: u64, part_size: u64) -> Vec<(i64, u64, u64)> {
         .collect()
 }
 
-pub use crate::store::keys::{object_key, priority, render_key};
+pub use crate::store::keys::{priority, render_key};
 
 /// The part of the template before its first placeholder: every key we write starts with it.
 pub fn static_prefix(template: &str) -> &str {

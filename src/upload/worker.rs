@@ -15,7 +15,7 @@ use super::s3::{Body, Proof, S3};
 use super::{Ctx, UploadError};
 use crate::config::Destination;
 use crate::health::DeviceEvent;
-use crate::store::{Job, PartRow};
+use crate::store::{Job, PartRow, QueuePolicy};
 
 /// Parts are read and checksummed this much at a time, so the checksums find the bytes in
 /// the CPU cache.
@@ -136,16 +136,17 @@ async fn record(
 /// Every closed segment without a job gets one (the scan makes this crash-proof: a segment
 /// whose event was missed is found here).
 async fn enqueue_new_segments(ctx: &Ctx) -> Result<(), UploadError> {
-    let template = ctx.cfg.upload.key_template.clone();
-    let device = ctx.cfg.device.id.clone();
+    let policy = QueuePolicy {
+        template: ctx.cfg.upload.key_template.clone(),
+        device: ctx.cfg.device.id.clone(),
+    };
     let now = ctx.health.now();
     let n = ctx
         .store
         .write(move |db| {
             let segs = db.unqueued_segments(500)?;
             for s in &segs {
-                let file = s.path.rsplit('/').next().unwrap_or(&s.path);
-                let key = plan::object_key(s.kind, &template, &device, &s.camera, s.start, file);
+                let key = policy.key(s.kind, &s.camera, s.start, &s.path);
                 let priority = plan::priority(s.kind);
                 db.enqueue(Some(s.segment_id), &s.path, &key, s.bytes, priority, now)?;
             }
