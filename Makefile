@@ -25,6 +25,7 @@ demo:
 ## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
 test: deps lint cross-aarch64
 	AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	$(MAKE) --no-print-directory vm-test MACHINE=qemu-arm64
 	$(MAKE) --no-print-directory security
 
 ## The fast tier (under 3 minutes warm): format, lints, unit tests and the in-process
@@ -62,8 +63,8 @@ MACHINE ?= qemu-arm64
 image: cross-aarch64
 	./flash/build-image.sh $(MACHINE)
 
-## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs). Not yet part of
-## `make test`: see docs/IMAGE.md, "State".
+## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes);
+## `make test` runs it last.
 vm-test: image
 	$(CARGO) test --locked --test image -- --nocapture
 

@@ -67,21 +67,18 @@ rm -f "$R"/etc/ssh/ssh_host_*
 mkdir -p "$R/boot/firmware" "$R/var/lib/camvault"
 # Each slot carries its own kernel, initramfs and device trees, at fixed names.
 kver=$(basename "$(ls -d "$R"/lib/modules/* | sort -V | tail -1)")
-ln -sf "vmlinuz-$kver" "$R/boot/vmlinuz"
+# Debian's arm64 kernel is an uncompressed Image (33 MiB); U-Boot's booti inflates a gzipped
+# one (boot.cmd.in sets kernel_comp_addr_r), which saves 22 MiB in each slot.
+gzip -9 -n -c "$R/boot/vmlinuz-$kver" >"$R/boot/vmlinuz-$kver.gz"
+rm -f "$R/boot/vmlinuz-$kver"
+ln -sf "vmlinuz-$kver.gz" "$R/boot/vmlinuz"
 ln -sf "initrd.img-$kver" "$R/boot/initrd.img"
 rm -rf "$R/boot/dtbs" && mkdir -p "$R/boot/dtbs"
 if [ -d "$R/usr/lib/linux-image-$kver/broadcom" ]; then
   cp -a "$R/usr/lib/linux-image-$kver/broadcom" "$R/boot/dtbs/"
 fi
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/* "$R"/var/log/* "$R/usr/lib/linux-image-$kver"
-# Debian's kernel ships every driver; the appliance needs none of these.
-for d in drivers/gpu drivers/infiniband drivers/media/dvb-frontends drivers/media/tuners \
-  drivers/net/wireless/ath drivers/net/wireless/intel drivers/net/wireless/mediatek \
-  drivers/net/wireless/realtek drivers/net/ethernet/mellanox drivers/scsi sound fs/btrfs \
-  fs/xfs fs/ocfs2 fs/gfs2 fs/nfs fs/nfsd fs/ceph fs/smb; do
-  rm -rf "$R/lib/modules/$kver/kernel/$d"
-done
-depmod -b "$R" "$kver" 2>/dev/null || true
+"$here/slim-rootfs.sh" "$R"
 
 say "filesystems"
 root_kib=$(du -sk "$R" | cut -f1)

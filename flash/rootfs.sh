@@ -14,7 +14,16 @@ lists=("$here/packages-base.txt")
 packages=$(grep -hv '^\s*#' "${lists[@]}" | awk 'NF' | sort -u | paste -sd, -)
 key=$(printf '%s\n' "$packages" | sha256sum | cut -c1-12)
 out="$cache/rootfs-$machine-$key"
+# A base built before the initramfs hook existed carries Debian's "most" initramfs (29 MiB):
+# give it the hook's small one, once.
+small_initramfs() {
+  [ -f "$1/etc/initramfs-tools/conf.d/camvault.conf" ] && return 0
+  say "making the small initramfs in $1 (once)"
+  "$here/rootfs-initramfs-hook.sh" "$1"
+  chroot "$1" update-initramfs -u -k all >&2
+}
 if [ -d "$out/usr" ]; then
+  small_initramfs "$out"
   echo "$out"
   exit 0
 fi

@@ -9,15 +9,21 @@ SUDO=""
 
 need_apt=()
 # `deps.sh demo` installs only what the demo needs.
+# The v4l crate's build runs bindgen, which needs libclang.
+have_libclang() { compgen -G '/usr/lib/llvm-*/lib/libclang.so' >/dev/null; }
 if [ "${1:-}" = "demo" ]; then
-  if ! command -v ffmpeg >/dev/null; then
-    say "apt-get install ffmpeg"
+  command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+  have_libclang || need_apt+=(libclang-dev)
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    say "apt-get install ${need_apt[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
   fi
   exit 0
 fi
 command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+have_libclang || need_apt+=(libclang-dev)
+[ -e /usr/aarch64-linux-gnu/include/asm/types.h ] || need_apt+=(linux-libc-dev-arm64-cross)
 command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v cc >/dev/null || need_apt+=(build-essential)

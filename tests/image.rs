@@ -147,6 +147,25 @@ impl Vm {
         r.stdout.trim().to_string()
     }
 
+    /// Waits for `cmd` to succeed; on timeout the failure shows what first boot and camvault
+    /// logged, and any error first boot left on the card.
+    fn wait_until(&self, what: &str, timeout: Duration, cmd: &str) {
+        let start = Instant::now();
+        while self.ssh(cmd).code != 0 {
+            if start.elapsed() > timeout {
+                let why = self.ssh(
+                    "journalctl -b --no-pager -u camvault-firstboot -u camvault | tail -n 60; \
+                     cat /boot/firmware/camvault-error.txt 2>/dev/null",
+                );
+                panic!(
+                    "{what}: not after {timeout:?}:\n{}{}",
+                    why.stdout, why.stderr
+                );
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
     fn wait_ssh(&mut self, what: &str, timeout: Duration) {
         let start = Instant::now();
         loop {
@@ -183,6 +202,9 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
         .args(["--sparse=always"])
         .arg(image())
         .arg(&disk));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Flashed onto a card larger than the image: `data` grows into the rest on first boot.
+    let r = run(Command::new("truncate").args(["-s", "+2G"]).arg(&disk));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let key = dir.path().join("id_ed25519");
     let r = run(Command::new("ssh-keygen")
@@ -226,9 +248,11 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
 
     // camvault runs as its own user, from the card's config, now in data and off the card.
     // camvault starts once first boot has put the card's config into data.
-    wait_for("camvault active", Duration::from_secs(120), || {
-        vm.ssh("systemctl is-active camvault").stdout.trim() == "active"
-    });
+    vm.wait_until(
+        "camvault active",
+        Duration::from_secs(120),
+        "systemctl is-active -q camvault",
+    );
     assert_eq!(vm.sh("ps -o user= -C camvault"), "camvault");
     assert_eq!(
         vm.sh("stat -c %a:%U /var/lib/camvault/camvault.toml"),
@@ -249,6 +273,36 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
     assert!(
         vm.sh("findmnt -no OPTIONS /").starts_with("ro"),
         "root is read-only"
+    );
+    let data_mib: u64 = vm
+        .sh("df -m --output=size /var/lib/camvault | tail -n 1")
+        .parse()
+        .unwrap();
+    assert!(
+        data_mib > 1500,
+        "data grew to fill the card: {data_mib} MiB"
+    );
+    // The V4L2 devices as the kernel reports them (the v4l crate), capture nodes only.
+    let found: serde_json::Value =
+        serde_json::from_str(&vm.sh("camvault --config /var/lib/camvault/camvault.toml discover"))
+            .unwrap();
+    let v4l2 = found["v4l2"].as_array().unwrap();
+    assert!(
+        v4l2.iter().all(|d| d["name"] != "vivid-000-vid-out"),
+        "only capture nodes: {found}"
+    );
+    let vivid = v4l2
+        .iter()
+        .find(|d| d["device"] == "/dev/video0")
+        .unwrap_or_else(|| panic!("{found}"));
+    assert_eq!(vivid["driver"], "vivid", "{found}");
+    assert!(
+        vivid["formats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fourcc"] == "YUYV" && f["pixel"] == "yuyv422"),
+        "{found}"
     );
     let exposure = vm.sh("systemd-analyze security camvault.service --no-pager | tail -n 1");
     let score: f64 = exposure
@@ -314,7 +368,17 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
         vm.sh("findmnt -no SOURCE /").ends_with("3"),
         "root is partition 3"
     );
-    assert_eq!(vm.sh("systemctl is-active camvault"), "active");
+    vm.wait_until(
+        "camvault active in slot B",
+        Duration::from_secs(120),
+        "systemctl is-active -q camvault",
+    );
+    // Same device, same data: slot B took over the config and the footage of slot A.
+    assert!(
+        vm.sh("cat /var/lib/camvault/camvault.toml")
+            .contains(&format!("id = \"{id}\""))
+    );
+    assert!(vm.sh("ls /var/lib/camvault/recordings").contains("pattern"));
     let _ = vm.ssh("systemctl poweroff");
     let on_card = boot_partition_files(&disk);
     assert!(!on_card.contains("s3.secret"), "{on_card}");

@@ -87,20 +87,6 @@ pub struct Dispatcher {
     allow_reboot: bool,
 }
 
-/// Local V4L2 devices and their driver names, from sysfs.
-fn discover_v4l2() -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/sys/class/video4linux") {
-        for e in entries.flatten() {
-            let dev = e.file_name().to_string_lossy().into_owned();
-            let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
-            out.push(serde_json::json!({ "device": format!("/dev/{dev}"), "name": name.trim() }));
-        }
-    }
-    out.sort_by(|a, b| a["device"].as_str().cmp(&b["device"].as_str()));
-    out
-}
-
 impl Dispatcher {
     pub fn new(
         health: Health,
@@ -175,7 +161,12 @@ impl Dispatcher {
                 relay.set_running(args.action == RelayAction::Start);
                 Ok(serde_json::json!({ "running": relay.is_running() }))
             }
-            Command::Discover => Ok(serde_json::json!({ "v4l2": discover_v4l2() })),
+            Command::Discover => {
+                let v4l2 = tokio::task::spawn_blocking(crate::media::v4l2::capture_devices)
+                    .await
+                    .unwrap_or_default();
+                Ok(serde_json::json!({ "v4l2": v4l2 }))
+            }
             Command::Reboot => {
                 if !self.allow_reboot {
                     return Err(CommandError::Off(

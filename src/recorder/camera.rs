@@ -139,11 +139,21 @@ impl CameraTask {
                 Some(a) => !reachable(a).await,
                 None => false,
             };
+            // A V4L2 camera unplugged (or its driver not loaded yet) resumes when its node
+            // appears, not at the end of a backoff that may have grown to a minute.
+            let node = self.v4l2_node();
+            let absent = match &node {
+                Some(n) => !tokio::fs::try_exists(n).await.unwrap_or(false),
+                None => false,
+            };
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
                 _ = wait_reachable(addr.clone().unwrap_or_default()), if unreachable => {
                     tracing::info!(camera = %self.cam.name, "camera answers again");
+                }
+                _ = wait_node(node.clone().unwrap_or_default()), if absent => {
+                    tracing::info!(camera = %self.cam.name, "camera device is back");
                 }
                 _ = enabled.changed() => {}
             }
@@ -183,6 +193,17 @@ impl CameraTask {
         }
     }
 
+    /// The device node of a V4L2 camera (`/dev/video0`).
+    fn v4l2_node(&self) -> Option<String> {
+        (self.cam.kind == SourceKind::V4l2).then(|| {
+            self.cam
+                .source
+                .expose()
+                .trim_start_matches("v4l2://")
+                .to_string()
+        })
+    }
+
     async fn run_once(
         &mut self,
         enabled: &mut watch::Receiver<bool>,
@@ -197,8 +218,11 @@ impl CameraTask {
         };
         let v4l2 = match kind {
             SourceKind::V4l2 => {
-                let device = self.cam.source.expose().trim_start_matches("v4l2://");
-                let formats = v4l2::list_formats(device).await?;
+                let device = self.v4l2_node().unwrap_or_default();
+                let dev = device.clone();
+                let formats = tokio::task::spawn_blocking(move || v4l2::formats(&dev))
+                    .await
+                    .map_err(|e| RecorderError::Exited(format!("asking {device}: {e}")))??;
                 let choice = v4l2::choose(&formats).ok_or_else(|| {
                     RecorderError::Exited(format!("{device} offers no format camvault can record"))
                 })?;
@@ -411,6 +435,12 @@ async fn reachable(addr: &str) -> bool {
         tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await,
         Ok(Ok(_))
     )
+}
+
+async fn wait_node(node: String) {
+    while !tokio::fs::try_exists(&node).await.unwrap_or(false) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn wait_reachable(addr: String) {

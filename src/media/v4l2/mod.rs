@@ -1,18 +1,47 @@
-//! Local V4L2 cameras: what the device offers (from `ffmpeg -f v4l2 -list_formats all`) and
-//! what to record. The camera's own H.264 is copied when offered; otherwise MJPEG or YUYV is
+//! Local V4L2 cameras: what the device offers (asked of the kernel through the `v4l` crate, in
+//! [`device`]) and what to record. The camera's own H.264 is copied when offered; otherwise MJPEG or YUYV is
 //! encoded with the configured encoder, where `auto` takes a hardware H.264 encoder when the
 //! machine has one and libx264 otherwise.
 
+mod device;
+
 use std::path::Path;
 
-use super::MediaError;
+pub use device::{V4l2Device, capture_devices, formats};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct V4l2Format {
-    /// ffmpeg's name for it: `h264`, `mjpeg`, `yuyv422`, `nv12` …
+    /// The kernel's four-character code: `H264`, `MJPG`, `YUYV` …
+    pub fourcc: String,
+    /// ffmpeg's name for it (`h264`, `mjpeg`, `yuyv422` …); empty when ffmpeg has none.
     pub pixel: String,
+    pub description: String,
     /// Discrete sizes; empty when the device takes any size in a range.
+    #[serde(serialize_with = "sizes_as_text")]
     pub sizes: Vec<(u32, u32)>,
+}
+
+fn sizes_as_text<S: serde::Serializer>(sizes: &[(u32, u32)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(sizes.iter().map(|(w, h)| format!("{w}x{h}")))
+}
+
+/// ffmpeg's `-input_format` name for a V4L2 four-character code (libavdevice's table, for
+/// the formats cameras give).
+pub fn ffmpeg_pixel(fourcc: &str) -> Option<&'static str> {
+    Some(match fourcc {
+        "H264" => "h264",
+        "MJPG" | "JPEG" => "mjpeg",
+        "YUYV" => "yuyv422",
+        "UYVY" => "uyvy422",
+        "NV12" => "nv12",
+        "NV21" => "nv21",
+        "YU12" => "yuv420p",
+        "YV12" => "yuv420p",
+        "RGB3" => "rgb24",
+        "BGR3" => "bgr24",
+        "GREY" => "gray",
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,35 +50,6 @@ pub struct V4l2Choice {
     pub size: Option<(u32, u32)>,
     /// The device already gives H.264: copy it.
     pub copy: bool,
-}
-
-/// Parses the format lines of `ffmpeg -f v4l2 -list_formats all -i DEV`, e.g.
-/// `[video4linux2,v4l2 @ 0x5] Compressed:       mjpeg :          Motion-JPEG : 1280x720 640x480`.
-pub fn parse_formats(text: &str) -> Vec<V4l2Format> {
-    text.lines()
-        .filter(|l| {
-            l.contains("Compressed:")
-                || l.contains("Raw       :")
-                || l.contains("Raw :")
-                || l.contains("Raw:")
-        })
-        .filter_map(|l| {
-            let (_, rest) = l.split_once(':')?;
-            let mut parts = rest.splitn(3, " : ");
-            let pixel = parts.next()?.trim().to_string();
-            let _desc = parts.next()?;
-            let sizes = parts
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .filter_map(|s| {
-                    let (w, h) = s.split_once('x')?;
-                    Some((w.parse().ok()?, h.parse().ok()?))
-                })
-                .collect();
-            (!pixel.is_empty() && pixel != "Unsupported").then_some(V4l2Format { pixel, sizes })
-        })
-        .collect()
 }
 
 /// The largest size within `max` pixels, or None when the device lists none (any size).
@@ -118,47 +118,49 @@ pub async fn auto_encoder() -> &'static str {
     choose_auto_encoder(&text, |p| Path::new(p).exists())
 }
 
-pub async fn list_formats(device: &str) -> Result<Vec<V4l2Format>, MediaError> {
-    let args = [
-        "-hide_banner",
-        "-nostdin",
-        "-f",
-        "v4l2",
-        "-list_formats",
-        "all",
-        "-i",
-        device,
-    ];
-    let out = super::process::output("ffmpeg", args).await?;
-    // ffmpeg lists the formats on stderr and then "exits" with an error: that is normal.
-    Ok(parse_formats(&String::from_utf8_lossy(&out.stderr)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A Logitech C920 (H.264, MJPEG and YUYV), as ffmpeg 5.1 lists it.
-    const C920: &str = "\
-[video4linux2,v4l2 @ 0x55a] Raw       :     yuyv422 :           YUYV 4:2:2 : 640x480 160x90 320x240 1280x720 1920x1080
-[video4linux2,v4l2 @ 0x55a] Compressed:       mjpeg :          Motion-JPEG : 640x480 1280x720 1920x1080
-[video4linux2,v4l2 @ 0x55a] Compressed:        h264 :                H.264 : 640x480 1280x720 1920x1080
-/dev/video0: Immediate exit requested";
+    fn format(fourcc: &str, sizes: &[(u32, u32)]) -> V4l2Format {
+        V4l2Format {
+            fourcc: fourcc.into(),
+            pixel: ffmpeg_pixel(fourcc).unwrap_or_default().into(),
+            description: String::new(),
+            sizes: sizes.to_vec(),
+        }
+    }
+
+    /// A Logitech C920: H.264, MJPEG and YUYV.
+    fn c920() -> Vec<V4l2Format> {
+        let sizes = [(640, 480), (1280, 720), (1920, 1080)];
+        vec![
+            format("YUYV", &[(640, 480), (160, 90), (1280, 720), (1920, 1080)]),
+            format("MJPG", &sizes),
+            format("H264", &sizes),
+        ]
+    }
 
     /// A cheap UVC webcam: MJPEG and YUYV only.
-    const UVC: &str = "\
-[video4linux2,v4l2 @ 0x5] Compressed:       mjpeg :          Motion-JPEG : 1280x720 640x480 2592x1944
-[video4linux2,v4l2 @ 0x5] Raw       :     yuyv422 :           YUYV 4:2:2 : 640x480 1280x720";
+    fn uvc() -> Vec<V4l2Format> {
+        vec![
+            format("MJPG", &[(1280, 720), (640, 480), (2592, 1944)]),
+            format("YUYV", &[(640, 480), (1280, 720)]),
+        ]
+    }
 
     /// A Pi camera through the unicam/bcm2835 driver: stepwise sizes, raw only.
-    const PICAM: &str = "\
-[video4linux2,v4l2 @ 0x1] Raw       :     yuv420p :     Planar YUV 4:2:0 : {32-2592, 2}x{32-1944, 2}
-[video4linux2,v4l2 @ 0x1] Raw       :     yuyv422 :           YUYV 4:2:2 : {32-2592, 2}x{32-1944, 2}
-[video4linux2,v4l2 @ 0x1] Raw       :        nv12 :         Y/CbCr 4:2:0 : {32-2592, 2}x{32-1944, 2}";
+    fn picam() -> Vec<V4l2Format> {
+        vec![
+            format("YU12", &[]),
+            format("YUYV", &[]),
+            format("NV12", &[]),
+        ]
+    }
 
     #[test]
     fn copies_the_cameras_own_h264() {
-        let c = choose(&parse_formats(C920)).unwrap();
+        let c = choose(&c920()).unwrap();
         assert_eq!(
             c,
             V4l2Choice {
@@ -171,7 +173,7 @@ mod tests {
 
     #[test]
     fn encodes_mjpeg_at_most_full_hd() {
-        let c = choose(&parse_formats(UVC)).unwrap();
+        let c = choose(&uvc()).unwrap();
         assert_eq!(
             c,
             V4l2Choice {
@@ -184,9 +186,7 @@ mod tests {
 
     #[test]
     fn raw_only_devices_take_yuyv_at_the_default_size() {
-        let f = parse_formats(PICAM);
-        assert_eq!(f.len(), 3);
-        let c = choose(&f).unwrap();
+        let c = choose(&picam()).unwrap();
         assert_eq!(
             c,
             V4l2Choice {
@@ -196,6 +196,16 @@ mod tests {
             }
         );
         assert_eq!(choose(&[]), None);
+    }
+
+    #[test]
+    fn fourccs_map_to_ffmpegs_input_formats() {
+        assert_eq!(ffmpeg_pixel("YUYV"), Some("yuyv422"));
+        assert_eq!(ffmpeg_pixel("MJPG"), Some("mjpeg"));
+        assert_eq!(ffmpeg_pixel("H264"), Some("h264"));
+        assert_eq!(ffmpeg_pixel("BA81"), None);
+        let json = serde_json::to_value(format("MJPG", &[(1280, 720)])).unwrap();
+        assert_eq!(json["sizes"][0], "1280x720");
     }
 
     #[test]
