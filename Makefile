@@ -65,6 +65,7 @@ image: cross-aarch64
 
 ## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes);
 ## `make test` runs it last.
+vm-test: export CAMVAULT_ZSTD_LEVEL ?= 3
 vm-test: image
 	$(CARGO) test --locked --test image -- --nocapture
 

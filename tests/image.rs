@@ -352,6 +352,10 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
     let state: serde_json::Value = serde_json::from_str(&state.stdout).unwrap();
     assert_eq!(state["cameras"]["pattern"]["state"], "recording", "{state}");
 
+    // A bad config put on the card later: refused at the next boot, the device goes on with
+    // its last good one and says why on the card and over MQTT.
+    vm.sh("printf '[recording]\\nsegment_seconds = \"ten\"\\n' >/boot/firmware/camvault.toml");
+
     // The fallback: slot A out of tries, the next boot takes slot B.
     vm.sh("fw_setenv BOOT_A_LEFT 0");
     assert!(vm.sh("fw_printenv BOOT_A_LEFT").ends_with("=0"));
@@ -379,6 +383,28 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
             .contains(&format!("id = \"{id}\""))
     );
     assert!(vm.sh("ls /var/lib/camvault/recordings").contains("pattern"));
+    let error = vm.sh("cat /boot/firmware/camvault-error.txt");
+    assert!(error.contains("recording.segment_seconds"), "{error}");
+    assert!(vm.sh("ls /boot/firmware").contains("camvault.toml"));
+    let sub = || {
+        run(Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+            .args(["-u", BROKER_USER, "-P", BROKER_PASS])
+            .args(["-t", &format!("camvault/{id}/state"), "-C", "1", "-W", "20"]))
+        .stdout
+    };
+    wait_for(
+        "config_rejected in the MQTT state",
+        Duration::from_secs(120),
+        || {
+            let s = sub();
+            let seen = s.contains("config_rejected") && s.contains("recording.segment_seconds");
+            if !seen {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            seen
+        },
+    );
     let _ = vm.ssh("systemctl poweroff");
     let on_card = boot_partition_files(&disk);
     assert!(!on_card.contains("s3.secret"), "{on_card}");

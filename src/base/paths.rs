@@ -49,6 +49,12 @@ impl DataDir {
     }
 
     /// Space retention holds back for a full disk (`retention/reserve.rs`).
+    /// Written by the image's first-boot unit when the card's config was refused (why, in
+    /// `check-config`'s words); removed when one is accepted.
+    pub fn config_rejected(&self) -> PathBuf {
+        self.0.join("config-rejected.txt")
+    }
+
     pub fn reserve(&self) -> PathBuf {
         self.0.join(".reserve")
     }

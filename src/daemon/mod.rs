@@ -100,6 +100,10 @@ impl Daemon {
         let socket = data_dir.socket();
         let listener = control::bind(&socket)?;
         let health = Health::new(&cfg, store.clone(), clock);
+        let rejected = tokio::fs::read_to_string(data_dir.config_rejected())
+            .await
+            .ok();
+        health.set_config_rejected(rejected.map(|s| s.trim().to_string()));
         let cancel = CancellationToken::new();
         let mut tasks = Tasks::new(cancel.clone());
 

@@ -26,10 +26,12 @@ pub enum AlertCode {
     RecordingStopped,
     FrameLoss,
     UploadFailed,
+    /// The config the user put on the card was refused; the device runs on its last good one.
+    ConfigRejected,
 }
 
 impl AlertCode {
-    pub const ALL: [AlertCode; 7] = [
+    pub const ALL: [AlertCode; 8] = [
         AlertCode::DiskWarn,
         AlertCode::DiskCritical,
         AlertCode::ClockUnsynced,
@@ -37,6 +39,7 @@ impl AlertCode {
         AlertCode::RecordingStopped,
         AlertCode::FrameLoss,
         AlertCode::UploadFailed,
+        AlertCode::ConfigRejected,
     ];
 
     /// How Home Assistant names its problem sensor.
@@ -49,6 +52,7 @@ impl AlertCode {
             AlertCode::RecordingStopped => "Recording stopped",
             AlertCode::FrameLoss => "Frame loss",
             AlertCode::UploadFailed => "Upload failed",
+            AlertCode::ConfigRejected => "Config rejected",
         }
     }
 
@@ -61,6 +65,7 @@ impl AlertCode {
             AlertCode::RecordingStopped => "recording_stopped",
             AlertCode::FrameLoss => "frame_loss",
             AlertCode::UploadFailed => "upload_failed",
+            AlertCode::ConfigRejected => "config_rejected",
         }
     }
 }
@@ -100,6 +105,8 @@ pub struct Observation {
     pub uploads_failed: i64,
     /// Per camera that should be recording: (is it recording, frame loss % now).
     pub cameras: BTreeMap<String, (bool, f64)>,
+    /// Why the config on the card was refused at boot (`check-config`'s message), if it was.
+    pub config_rejected: Option<String>,
 }
 
 pub struct Thresholds {
@@ -190,6 +197,20 @@ impl Alerts {
             stalled,
             !stalled,
             msg,
+        );
+        self.set(
+            &mut changes,
+            AlertCode::ConfigRejected,
+            None,
+            Severity::Warning,
+            now,
+            obs.config_rejected.is_some(),
+            obs.config_rejected.is_none(),
+            format!(
+                "the camvault.toml on the boot partition was refused, running on the last good \
+                 config: {}",
+                obs.config_rejected.as_deref().unwrap_or_default()
+            ),
         );
         let failed = obs.uploads_failed;
         self.set(
@@ -341,6 +362,31 @@ mod tests {
         assert_eq!(
             codes(&a.observe(&o(10, true, 5), &th, t(3))),
             ["-upload_stalled"]
+        );
+    }
+
+    #[test]
+    fn a_refused_card_config_is_an_alert_with_the_reason() {
+        let th = Thresholds {
+            disk_warn: 80.0,
+            disk_critical: 90.0,
+        };
+        let mut a = Alerts::default();
+        let why = "camvault.toml:3:1: recording.segment_seconds: must be 2-3600";
+        let o = Observation {
+            config_rejected: Some(why.into()),
+            ..Default::default()
+        };
+        let changes = a.observe(&o, &th, t(0));
+        assert_eq!(codes(&changes), ["+config_rejected"]);
+        let Change::Raised(alert) = &changes[0] else {
+            panic!()
+        };
+        assert!(alert.message.ends_with(why), "{}", alert.message);
+        assert!(a.observe(&o, &th, t(1)).is_empty());
+        assert_eq!(
+            codes(&a.observe(&Observation::default(), &th, t(2))),
+            ["-config_rejected"]
         );
     }
 

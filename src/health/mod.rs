@@ -56,6 +56,7 @@ pub struct Health {
     /// When an upload last finished (or the daemon started).
     upload_progress: Arc<Mutex<Instant>>,
     recording_paused: Arc<AtomicBool>,
+    config_rejected: Arc<Mutex<Option<String>>>,
     relay: Arc<Mutex<Option<RelayStatus>>>,
     wear: Arc<Mutex<wear::WearMeter>>,
     /// Bumped on every camera state change and alert change: "publish the state now".
@@ -83,12 +84,18 @@ impl Health {
             clock_offset_ms: Arc::new(AtomicI64::new(0)),
             upload_progress: Arc::new(Mutex::new(Instant::now())),
             recording_paused: Default::default(),
+            config_rejected: Default::default(),
             relay: Default::default(),
             wear: Default::default(),
             changed: watch::channel(0).0,
             events: Bus::default(),
             store,
         }
+    }
+
+    /// A config the user put on the card was refused at boot (raises `config_rejected`).
+    pub fn set_config_rejected(&self, why: Option<String>) {
+        *self.config_rejected.lock() = why;
     }
 
     /// The daemon's wall clock: everything that stamps or compares times asks it.
@@ -218,6 +225,7 @@ impl Health {
             since_upload_progress_s: since,
             uploads_failed: status.queue.failed,
             cameras,
+            config_rejected: self.config_rejected.lock().clone(),
         };
         let th = Thresholds {
             disk_warn: self.thresholds.0,
