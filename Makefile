@@ -9,7 +9,7 @@ ARMV7_BIN := target/$(ARMV7)/release/camvault
 DEMO_SECONDS ?= 60
 DEMO_DIR ?= camvault-demo
 
-.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image vm-test security clean
+.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image bundle vm-test security clean
 
 all: build
 
@@ -62,6 +62,10 @@ security:
 MACHINE ?= qemu-arm64
 image: cross-aarch64
 	./flash/build-image.sh $(MACHINE)
+
+## A signed RAUC bundle of the root slot `make image` built last (docs/IMAGE.md, "Updates").
+bundle:
+	./flash/bundle.sh "$(MACHINE)" "$(VERSION)" "$(EPOCH)"
 
 ## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes);
 ## `make test` runs it last.

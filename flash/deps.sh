@@ -6,7 +6,7 @@ for t in mmdebstrap:mmdebstrap genimage:genimage mkfs.vfat:dosfstools mcopy:mtoo
   mkimage:u-boot-tools mkenvimage:u-boot-tools bmaptool:bmap-tools zstd:zstd \
   mkfs.ext4:e2fsprogs sfdisk:fdisk update-binfmts:binfmt-support \
   qemu-aarch64-static:qemu-user-static aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
-  openssl:openssl; do
+  openssl:openssl rauc:rauc mksquashfs:squashfs-tools; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 [ -e /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || need+=(u-boot-qemu)

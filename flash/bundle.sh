@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make bundle MACHINE=... [VERSION=...] [EPOCH=...]`: out/camvault-<version>-<machine>.raucb,
+# a RAUC bundle (verity format) of the root slot `make image` last built for MACHINE, signed
+# with the OTA key pair: CAMVAULT_OTA_KEYS (a folder with cert.pem and key.pem) or the
+# development pair the image build made in ~/.cache/camvault/ota-dev, whose certificate every
+# image built here trusts. EPOCH is the security epoch (manifest meta, default 0).
+set -euo pipefail
+machine=${1:-qemu-arm64}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+cache="${CAMVAULT_CACHE:-$HOME/.cache/camvault}"
+say() { echo "bundle: $*" >&2; }
+
+[ -f "$here/machines/$machine/machine.sh" ] || { say "unknown MACHINE $machine"; exit 2; }
+# shellcheck source=/dev/null
+. "$here/machines/$machine/machine.sh"
+"$here/deps.sh"
+version=${2:-$(awk -F'"' '/^version *=/ {print $2; exit}' "$repo/Cargo.toml")}
+epoch=${3:-0}
+keys="${CAMVAULT_OTA_KEYS:-$cache/ota-dev}"
+slot="$repo/out/work-$machine/rootfs.ext4"
+[ -s "$slot" ] || { say "no root slot in $slot: run make image MACHINE=$machine first"; exit 1; }
+[ -s "$keys/key.pem" ] || { say "no signing key $keys/key.pem"; exit 1; }
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cp --sparse=always "$slot" "$dir/rootfs.ext4"
+cat >"$dir/manifest.raucm" <<MANIFEST
+[update]
+compatible=$COMPATIBLE
+version=$version
+description=camvault $version for $machine
+build=$(date -u +%Y%m%dT%H%M%SZ)
+
+[bundle]
+format=verity
+
+[meta.camvault]
+security_epoch=$epoch
+
+[image.rootfs]
+filename=rootfs.ext4
+MANIFEST
+out="$repo/out/camvault-$version-$machine.raucb"
+rm -f "$out"
+rauc bundle --cert="$keys/cert.pem" --key="$keys/key.pem" "$dir" "$out" >&2
+rauc info --keyring="$keys/cert.pem" "$out" >&2
+say "wrote ${out#"$repo"/}: $(du -h "$out" | cut -f1), compatible $COMPATIBLE, version $version, epoch $epoch"
+echo "$out"
