@@ -54,7 +54,7 @@ if [ ! -s "$keys/cert.pem" ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$keys/key.pem" -out "$keys/cert.pem" -days 3650 -subj "/CN=camvault development" 2>/dev/null
 fi
-install -m 0644 "$keys/cert.pem" "$R/etc/rauc/keyring.pem"
+install -D -m 0644 "$keys/cert.pem" "$R/etc/camvault/ota-keyring.pem"
 
 say "system settings"
 systemd-sysusers --root="$R" >/dev/null
@@ -78,6 +78,29 @@ if [ -d "$R/usr/lib/linux-image-$kver/broadcom" ]; then
   cp -a "$R/usr/lib/linux-image-$kver/broadcom" "$R/boot/dtbs/"
 fi
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/* "$R"/var/log/* "$R/usr/lib/linux-image-$kver"
+B="$work/boot"
+case "$machine" in
+rpi*)
+  # The boot partition gets the GPU firmware, the firmware's device trees and U-Boot; the
+  # slot keeps none of them (RAUC updates slots, not the boot partition), nor the copies
+  # raspi-firmware's kernel hook left in /boot/firmware, where the partition is mounted.
+  cp -a "$R"/usr/lib/raspi-firmware/* "$B/"
+  found=0
+  for dtb in $FIRMWARE_DTBS; do
+    if [ -f "$R/boot/dtbs/broadcom/$dtb" ]; then
+      cp "$R/boot/dtbs/broadcom/$dtb" "$B/" && found=$((found + 1))
+    else
+      say "warning: kernel $kver has no $dtb"
+    fi
+  done
+  [ "$found" -gt 0 ] || { say "kernel $kver has none of $FIRMWARE_DTBS: this machine needs a newer kernel"; exit 1; }
+  cp "$R/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$B/u-boot.bin"
+  cp "$here/machines/$machine/config.txt" "$B/config.txt"
+  rm -rf "$R/usr/lib/raspi-firmware" "$R/usr/lib/u-boot" "$R"/boot/firmware/*
+  # Wi-Fi firmware: the Pi 4's, 400's and 5's chips (43455, 43456) only.
+  find "$R/usr/lib/firmware/brcm" "$R/usr/lib/firmware/cypress" ! -type d ! -name '*4345[56]*' -delete
+  ;;
+esac
 "$here/slim-rootfs.sh" "$R"
 
 say "filesystems"
@@ -88,7 +111,6 @@ mkfs.ext4 -q -F -L rootfs -d "$R" -E lazy_itable_init=0 -O ^metadata_csum_seed \
   "$work/rootfs.ext4" "${slot_mib}M"
 mkfs.ext4 -q -F -L data -E lazy_itable_init=0 "$work/data.ext4" 64M
 
-B="$work/boot"
 cat >"$work/boot.env" <<EOF
 BOOT_ORDER=A B
 BOOT_A_LEFT=3
@@ -103,16 +125,6 @@ mkenvimage -s 0x4000 -o "$B/uboot.env" "$work/boot.env"
 mkimage -q -A arm64 -T script -C none -n "camvault boot" -d "$work/boot.cmd" "$B/boot.scr"
 cp "$here/boot-README.txt" "$B/README.txt"
 cp "$repo/overlay/etc/camvault/camvault.toml" "$B/camvault.toml.example"
-case "$machine" in
-rpi*)
-  cp -a "$R"/usr/lib/raspi-firmware/* "$B/"
-  for dtb in $FIRMWARE_DTBS; do
-    cp "$R/boot/dtbs/broadcom/$dtb" "$B/"
-  done
-  cp "$R/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$B/u-boot.bin"
-  cp "$here/machines/$machine/config.txt" "$B/config.txt"
-  ;;
-esac
 mkfs.vfat -C -n BOOT "$work/boot.vfat" $((64 * 1024)) >/dev/null
 mcopy -s -i "$work/boot.vfat" "$B"/* ::/
 
@@ -122,8 +134,11 @@ cat >"$work/genimage.cfg" <<EOF
 image $img {
   hdimage {
     partition-table-type = "gpt"
+    # SD cards erase in 4 MiB units: partitions on such boundaries spare them read-modify-write.
+    align = 4M
   }
   partition boot {
+    offset = 4M
     image = "boot.vfat"
     partition-type-uuid = "F"
     bootable = true

@@ -3,7 +3,7 @@
 # a RAUC bundle (verity format) of the root slot `make image` last built for MACHINE, signed
 # with the OTA key pair: CAMVAULT_OTA_KEYS (a folder with cert.pem and key.pem) or the
 # development pair the image build made in ~/.cache/camvault/ota-dev, whose certificate every
-# image built here trusts. EPOCH is the security epoch (manifest meta, default 0).
+# image built here trusts. EPOCH is the security epoch (default 0).
 set -euo pipefail
 machine=${1:-qemu-arm64}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,18 +25,19 @@ slot="$repo/out/work-$machine/rootfs.ext4"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cp --sparse=always "$slot" "$dir/rootfs.ext4"
+# The security epoch rides in the version's build metadata: Debian's RAUC 1.8 drops [meta.*]
+# sections when it signs (src/ota/manifest.rs).
+signed_version=$version
+[ "$epoch" = 0 ] || signed_version="$version+epoch.$epoch"
 cat >"$dir/manifest.raucm" <<MANIFEST
 [update]
 compatible=$COMPATIBLE
-version=$version
+version=$signed_version
 description=camvault $version for $machine
 build=$(date -u +%Y%m%dT%H%M%SZ)
 
 [bundle]
 format=verity
-
-[meta.camvault]
-security_epoch=$epoch
 
 [image.rootfs]
 filename=rootfs.ext4

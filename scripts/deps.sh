@@ -23,6 +23,9 @@ if [ "${1:-}" = "demo" ]; then
 fi
 command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 have_libclang || need_apt+=(libclang-dev)
+# OTA: RAUC makes the tests' bundles (mksquashfs), openssl checks them.
+command -v rauc >/dev/null || need_apt+=(rauc)
+command -v mksquashfs >/dev/null || need_apt+=(squashfs-tools)
 [ -e /usr/aarch64-linux-gnu/include/asm/types.h ] || need_apt+=(linux-libc-dev-arm64-cross)
 command -v arm-linux-gnueabihf-gcc >/dev/null || need_apt+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)

@@ -10,6 +10,7 @@ pub mod health;
 pub mod logging;
 pub mod media;
 pub mod mqtt;
+pub mod ota;
 pub mod recorder;
 pub mod relay;
 pub mod retention;

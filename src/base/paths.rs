@@ -55,6 +55,11 @@ impl DataDir {
         self.0.join("config-rejected.txt")
     }
 
+    /// The highest OTA security epoch this device has committed.
+    pub fn ota_epoch(&self) -> PathBuf {
+        self.0.join("ota-epoch")
+    }
+
     pub fn reserve(&self) -> PathBuf {
         self.0.join(".reserve")
     }

@@ -2,6 +2,7 @@
 //! and one line on stderr for every failure.
 
 mod demo;
+mod ota;
 mod print;
 mod provision;
 
@@ -128,6 +129,11 @@ enum Cmd {
     },
     /// List the V4L2 cameras attached to this device
     Discover,
+    /// Check or install a signed update bundle (RAUC)
+    Ota {
+        #[command(subcommand)]
+        action: ota::OtaCmd,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -380,6 +386,14 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             let args = serde_json::json!({ "action": action });
             print::json(&ask_daemon(&load(&path)?, "relay", args, SHORT)?)
         }
+        Cmd::Ota { action } => ota::run(action, || {
+            let cfg = load(&path)?;
+            Ok(ota::Settings {
+                keyring: cfg.ota.keyring.clone(),
+                allow_downgrade: cfg.ota.allow_downgrade,
+                data_dir: Some(crate::base::DataDir::new(&cfg.device.data_dir)),
+            })
+        }),
         Cmd::Discover => print::json(&ask_daemon(&load(&path)?, "discover", Value::Null, SHORT)?),
         Cmd::Queue { json } => {
             let cfg = load(&path)?;

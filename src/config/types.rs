@@ -621,14 +621,21 @@ impl<'de> Deserialize<'de> for PortRange {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtaConfig {
-    /// The minisign/ed25519 public key update bundles must be signed with.
-    pub public_key: PathBuf,
+    /// The X.509 certificate(s) (PEM) RAUC bundles must be signed under.
+    pub keyring: PathBuf,
+    /// How long a new slot has to prove itself (recording, MQTT, uploads) before it is
+    /// rolled back.
+    pub commit_timeout_minutes: u32,
+    /// Accept a bundle whose version is not newer (never one below the security epoch).
+    pub allow_downgrade: bool,
 }
 
 impl Default for OtaConfig {
     fn default() -> Self {
         OtaConfig {
-            public_key: PathBuf::from("/etc/camvault/ota.pub"),
+            keyring: PathBuf::from("/etc/camvault/ota-keyring.pem"),
+            commit_timeout_minutes: 10,
+            allow_downgrade: false,
         }
     }
 }

@@ -62,6 +62,12 @@ pub fn validate(cfg: &Config) -> Result<(), Problem> {
     mqtt(cfg)?;
     relay(cfg)?;
     ftp(cfg)?;
+    range(
+        "ota.commit_timeout_minutes",
+        cfg.ota.commit_timeout_minutes.into(),
+        2,
+        120,
+    )?;
     if cfg
         .log
         .level

@@ -1,0 +1,195 @@
+//! `camvault ota verify|install` against bundles made by the real `rauc bundle` (verity format)
+//! and checked by the real openssl: a good bundle passes; one signed by another key, one whose
+//! signature was tampered with, and a file that is no bundle are refused; and the device's
+//! policy (compatible, newer version, security epoch) refuses with its reason before RAUC is
+//! asked to write anything. Installing into real slots is the VM's job (tests/image.rs).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A self-signed ECDSA P-256 signing pair in `dir`: (certificate, key).
+fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.cert.pem")),
+        dir.join(format!("{name}.key.pem")),
+    );
+    let r = run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={name}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (cert, key)
+}
+
+/// A bundle of a small ext4 slot, as `make bundle` writes one.
+fn bundle(
+    dir: &Path,
+    signer: &(PathBuf, PathBuf),
+    compatible: &str,
+    version: &str,
+    epoch: u32,
+) -> PathBuf {
+    let content = dir.join(format!(
+        "content-{compatible}-{version}-{epoch}-{}",
+        signer.0.file_name().unwrap().to_string_lossy()
+    ));
+    let root = content.join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    write(&root.join("etc/camvault-version"), version);
+    // Something that does not compress away: RAUC wants a squashfs over 4 KiB.
+    let noise: Vec<u8> = (0..65_536u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(root.join("etc/noise"), noise).unwrap();
+    let r = run(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&root)
+        .arg(content.join("rootfs.ext4"))
+        .arg("4M"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_dir_all(&root).unwrap();
+    write(
+        &content.join("manifest.raucm"),
+        &format!(
+            "[update]\ncompatible={compatible}\nversion={version}+epoch.{epoch}\n\n[bundle]\n\
+             format=verity\n\n[image.rootfs]\nfilename=rootfs.ext4\n"
+        ),
+    );
+    let signer_name = signer.0.file_name().unwrap().to_string_lossy();
+    let out = dir.join(format!(
+        "{compatible}-{version}-{epoch}-{signer_name}.raucb"
+    ));
+    let r = run(Command::new("rauc")
+        .arg("bundle")
+        .arg(format!("--cert={}", signer.0.display()))
+        .arg(format!("--key={}", signer.1.display()))
+        .arg(&content)
+        .arg(&out));
+    assert_eq!(r.code, 0, "rauc bundle: {}", r.stderr);
+    out
+}
+
+fn verify(config: &Path, system_conf: &Path, bundle: &Path) -> Run {
+    run(camvault()
+        .arg("--config")
+        .arg(config)
+        .args(["ota", "verify"])
+        .arg("--system-conf")
+        .arg(system_conf)
+        .arg(bundle))
+}
+
+#[test]
+fn bundles_are_checked_by_signature_then_by_the_devices_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let release = key_pair(d, "release");
+    let other = key_pair(d, "other");
+    let config = config(
+        d,
+        &format!(
+            "[[camera]]\nname = \"t\"\nsource = \"test:\"\n\n[ota]\nkeyring = \"{}\"\n",
+            release.0.display()
+        ),
+    );
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    let system_conf = d.join("system.conf");
+    write(
+        &system_conf,
+        "[system]\ncompatible=camvault-qemu-arm64\nbootloader=uboot\n",
+    );
+    let running = camvault::VERSION;
+    let newer = "99.0.0";
+
+    // A good bundle: the manifest as signed, and this device would take it.
+    let good = bundle(d, &release, "camvault-qemu-arm64", newer, 1);
+    let r = verify(&config, &system_conf, &good);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["signature"], "ok");
+    assert_eq!(v["manifest"]["version"], newer);
+    assert_eq!(v["manifest"]["security_epoch"], 1);
+    assert_eq!(v["verdict"]["verdict"], "accepted", "{v}");
+
+    // Signed by a key the keyring does not hold.
+    let foreign = bundle(d, &other, "camvault-qemu-arm64", newer, 1);
+    let r = verify(&config, &system_conf, &foreign);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("signature does not check out"),
+        "{}",
+        r.stderr
+    );
+
+    // One byte of the signed manifest changed.
+    let tampered = d.join("tampered.raucb");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let n = bytes.len();
+    let sig = u64::from_be_bytes(bytes[n - 8..].try_into().unwrap()) as usize;
+    let at = bytes[n - 8 - sig..n - 8]
+        .windows(newer.len())
+        .position(|w| w == newer.as_bytes())
+        .expect("the manifest is inside the signature")
+        + n
+        - 8
+        - sig;
+    bytes[at] = b'8';
+    std::fs::write(&tampered, &bytes).unwrap();
+    let r = verify(&config, &system_conf, &tampered);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("signature does not check out"),
+        "{}",
+        r.stderr
+    );
+
+    // Not a bundle at all.
+    let junk = d.join("junk.raucb");
+    std::fs::write(&junk, b"not a bundle, just text").unwrap();
+    let r = verify(&config, &system_conf, &junk);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not a RAUC bundle"), "{}", r.stderr);
+
+    // Well signed, but not for this device: each refusal names its reason.
+    let refused = |b: &Path| {
+        let r = verify(&config, &system_conf, b);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["verdict"]["verdict"], "refused", "{v}");
+        v["verdict"]["reason"].as_str().unwrap().to_string()
+    };
+    let rpi = bundle(d, &release, "camvault-rpi4", newer, 1);
+    assert!(refused(&rpi).contains("camvault-rpi4"));
+    let same = bundle(d, &release, "camvault-qemu-arm64", running, 1);
+    assert!(refused(&same).contains("not newer"));
+    write(&d.join("data/ota-epoch"), "2\n");
+    assert!(refused(&good).contains("epoch 1 is below 2"));
+
+    // install refuses the same way, before RAUC is asked to write anything.
+    let r = run(camvault()
+        .arg("--config")
+        .arg(&config)
+        .args(["ota", "install", "--system-conf"])
+        .arg(&system_conf)
+        .arg(&good));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("refused: security epoch 1 is below 2"),
+        "{}",
+        r.stderr
+    );
+}
