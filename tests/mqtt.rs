@@ -284,7 +284,7 @@ fn availability_state_discovery_and_the_last_will() {
     let jpeg = match image {
         Some((_, p, _)) => p.clone(),
         None => {
-            ha.expect("the start preview", Duration::from_secs(20), |t, _| {
+            ha.expect("the start preview", Duration::from_secs(60), |t, _| {
                 t == format!("{BASE}/camera/front/image")
             })
             .1

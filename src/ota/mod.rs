@@ -1,9 +1,11 @@
 //! Signed A/B updates through RAUC (docs/IMAGE.md, "Updates"). What a bundle claims comes from
 //! its signed manifest, checked by openssl against the keyring ([`bundle`], [`manifest`]);
 //! whether this device may take it is plain logic ([`policy`]); RAUC writes the other slot and
-//! sets U-Boot's boot order ([`rauc`]). camvault never writes a slot itself.
+//! sets U-Boot's boot order ([`rauc`]); after the reboot the new slot is committed only when
+//! the device does its job again ([`gate`]). camvault never writes a slot itself.
 
 mod bundle;
+pub mod gate;
 mod manifest;
 mod policy;
 mod rauc;
