@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::Ctx;
 use crate::health::{CameraState, DeviceEvent, MediaReady};
 
-/// After a failed try (no complete fragment yet, a decode error), the next one: soon, so a
-/// camera's first picture follows its first fragment closely.
-const RETRY_AFTER: Duration = Duration::from_secs(3);
+/// After a failed try (no complete fragment yet, a decode error), the next one. Not sooner:
+/// each try decodes, and a camera's first seconds are when the machine is busiest.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(p.due(&cams, t0), [("front".to_string(), Why::Start)]);
         // A failed first try is retried soon, still as the start picture.
         p.taken("front", false, t0, every);
-        assert!(p.due(&cams, t0 + Duration::from_secs(2)).is_empty());
+        assert!(p.due(&cams, t0 + Duration::from_secs(5)).is_empty());
         let t1 = t0 + RETRY_AFTER;
         assert_eq!(p.due(&cams, t1), [("front".to_string(), Why::Start)]);
         p.taken("front", true, t1, every);
