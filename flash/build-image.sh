@@ -6,17 +6,11 @@
 # mkfs.vfat + mcopy, the GPT from genimage. Layout and why: docs/IMAGE.md.
 set -euo pipefail
 machine=${1:-qemu-arm64}
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-cache="${CAMVAULT_CACHE:-$HOME/.cache/camvault}"
-say() { echo "image: $*" >&2; }
+tag=image
+# shellcheck source=flash/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ -f "$here/machines/$machine/machine.sh" ] || { say "unknown MACHINE $machine (qemu-arm64, rpi4, rpi5)"; exit 2; }
-# shellcheck source=/dev/null
-. "$here/machines/$machine/machine.sh"
-"$here/deps.sh"
-
-version=$(awk -F'"' '/^version *=/ {print $2; exit}' "$repo/Cargo.toml")
+version=$cargo_version
 bin="$repo/target/aarch64-unknown-linux-musl/release/camvault"
 [ -x "$bin" ] || { say "no $bin: run make cross-aarch64 first"; exit 1; }
 ffmpeg_dir=$("$repo/scripts/lean-ffmpeg.sh" aarch64)

@@ -6,16 +6,10 @@
 # image built here trusts. EPOCH is the security epoch (default 0).
 set -euo pipefail
 machine=${1:-qemu-arm64}
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-cache="${CAMVAULT_CACHE:-$HOME/.cache/camvault}"
-say() { echo "bundle: $*" >&2; }
-
-[ -f "$here/machines/$machine/machine.sh" ] || { say "unknown MACHINE $machine"; exit 2; }
-# shellcheck source=/dev/null
-. "$here/machines/$machine/machine.sh"
-"$here/deps.sh"
-version=${2:-$(awk -F'"' '/^version *=/ {print $2; exit}' "$repo/Cargo.toml")}
+tag=bundle
+# shellcheck source=flash/lib.sh
+. "$(dirname "$0")/lib.sh"
+version=${2:-$cargo_version}
 epoch=${3:-0}
 keys="${CAMVAULT_OTA_KEYS:-$cache/ota-dev}"
 slot="$repo/out/work-$machine/rootfs.ext4"

@@ -125,15 +125,19 @@ fn bundles_are_checked_by_signature_then_by_the_devices_policy() {
     assert_eq!(v["manifest"]["security_epoch"], 1);
     assert_eq!(v["verdict"]["verdict"], "accepted", "{v}");
 
+    let bad_signature = |b: &Path| {
+        let r = verify(&config, &system_conf, b);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert!(
+            r.stderr.contains("signature does not check out"),
+            "{}",
+            r.stderr
+        );
+    };
+
     // Signed by a key the keyring does not hold.
     let foreign = bundle(d, &other, "camvault-qemu-arm64", newer, 1);
-    let r = verify(&config, &system_conf, &foreign);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("signature does not check out"),
-        "{}",
-        r.stderr
-    );
+    bad_signature(&foreign);
 
     // One byte of the signed manifest changed.
     let tampered = d.join("tampered.raucb");
@@ -149,13 +153,7 @@ fn bundles_are_checked_by_signature_then_by_the_devices_policy() {
         - sig;
     bytes[at] = b'8';
     std::fs::write(&tampered, &bytes).unwrap();
-    let r = verify(&config, &system_conf, &tampered);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("signature does not check out"),
-        "{}",
-        r.stderr
-    );
+    bad_signature(&tampered);
 
     // Not a bundle at all.
     let junk = d.join("junk.raucb");

@@ -334,12 +334,16 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn clock_and_upload_alerts() {
-        let th = Thresholds {
+    fn thresholds() -> Thresholds {
+        Thresholds {
             disk_warn: 80.0,
             disk_critical: 90.0,
-        };
+        }
+    }
+
+    #[test]
+    fn clock_and_upload_alerts() {
+        let th = thresholds();
         let mut a = Alerts::default();
         let o = |off: i64, waiting: bool, since: i64| Observation {
             clock_offset_s: off,
@@ -367,10 +371,7 @@ mod tests {
 
     #[test]
     fn a_refused_card_config_is_an_alert_with_the_reason() {
-        let th = Thresholds {
-            disk_warn: 80.0,
-            disk_critical: 90.0,
-        };
+        let th = thresholds();
         let mut a = Alerts::default();
         let why = "camvault.toml:3:1: recording.segment_seconds: must be 2-3600";
         let o = Observation {
@@ -392,10 +393,7 @@ mod tests {
 
     #[test]
     fn disk_alerts_have_hysteresis() {
-        let th = Thresholds {
-            disk_warn: 80.0,
-            disk_critical: 90.0,
-        };
+        let th = thresholds();
         let mut a = Alerts::default();
         let disk = |p| Observation {
             disk_used_percent: Some(p),
@@ -419,10 +417,7 @@ mod tests {
 
     #[test]
     fn recording_stopped_after_30_seconds_and_frame_loss_over_5_minutes() {
-        let th = Thresholds {
-            disk_warn: 80.0,
-            disk_critical: 90.0,
-        };
+        let th = thresholds();
         let mut a = Alerts::default();
         let cam = |rec: bool, loss: f64| Observation {
             cameras: [("front".to_string(), (rec, loss))].into(),

@@ -21,23 +21,36 @@ fn number(what: &str, value: &str) -> Result<u32, OtaError> {
         .map_err(|_| OtaError::Manifest(format!("{what} is not a number: {value:.20}")))
 }
 
+/// The `(section, key, value)` entries of an INI file as RAUC writes them (its manifests and
+/// its `system.conf`); comments and blank lines skipped.
+pub(super) fn ini(text: &str) -> Result<Vec<(String, String, String)>, OtaError> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(OtaError::Manifest(format!("not `key=value`: {line:.60}")));
+        };
+        out.push((
+            section.clone(),
+            key.trim().to_string(),
+            value.trim().to_string(),
+        ));
+    }
+    Ok(out)
+}
+
 impl Manifest {
     pub fn parse(text: &str) -> Result<Manifest, OtaError> {
-        let mut section = String::new();
         let (mut compatible, mut version, mut epoch, mut description) = (None, None, None, None);
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = name.to_string();
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(OtaError::Manifest(format!("not `key=value`: {line:.60}")));
-            };
-            let value = value.trim().to_string();
-            match (section.as_str(), key.trim()) {
+        for (section, key, value) in ini(text)? {
+            match (section.as_str(), key.as_str()) {
                 ("update", "compatible") => compatible = Some(value),
                 ("update", "version") => version = Some(value),
                 ("update", "description") => description = Some(value),

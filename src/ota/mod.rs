@@ -12,7 +12,7 @@ mod rauc;
 
 pub use bundle::verify;
 pub use manifest::Manifest;
-pub use policy::{Refusal, Running, check, compare_versions};
+pub use policy::{Refusal, Running, check};
 pub use rauc::{HighestEpoch, install, running};
 
 #[derive(Debug, thiserror::Error)]

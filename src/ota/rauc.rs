@@ -9,18 +9,17 @@ use super::{OtaError, Running, tool};
 /// RAUC's `[system] compatible` from its `system.conf`.
 fn compatible(system_conf: &Path) -> Result<String, OtaError> {
     let text = std::fs::read_to_string(system_conf)?;
-    let mut in_system = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_system = line == "[system]";
-        } else if let Some(v) = line.strip_prefix("compatible=").filter(|_| in_system) {
-            return Ok(v.trim().to_string());
-        }
-    }
-    Err(OtaError::Manifest(format!(
-        "{} names no [system] compatible",
-        system_conf.display()
-    )))
+    super::manifest::ini(&text)?
+        .into_iter()
+        .find_map(|(section, key, value)| {
+            (section == "system" && key == "compatible").then_some(value)
+        })
+        .ok_or_else(|| {
+            OtaError::Manifest(format!(
+                "{} names no [system] compatible",
+                system_conf.display()
+            ))
+        })
 }
 
 pub fn running(system_conf: &Path, epoch: &HighestEpoch) -> Result<Running, OtaError> {
