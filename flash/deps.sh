@@ -10,6 +10,7 @@ for t in mmdebstrap:mmdebstrap genimage:genimage mkfs.vfat:dosfstools mcopy:mtoo
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 [ -e /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || need+=(u-boot-qemu)
+[ -e /usr/aarch64-linux-gnu/lib/libc.a ] || need+=(libc6-dev-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then
   echo "image deps: apt-get install ${need[*]}" >&2
   apt-get update -qq >&2
