@@ -5,6 +5,7 @@
 //! [`ConfigError`] naming the file, the key and the reason; the CLI exits 2 on it.
 
 mod error;
+mod key_template;
 mod load;
 mod locate;
 mod redact;
