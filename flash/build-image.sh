@@ -49,12 +49,14 @@ if [ ! -s "$keys/cert.pem" ]; then
     -keyout "$keys/key.pem" -out "$keys/cert.pem" -days 3650 -subj "/CN=camvault development" 2>/dev/null
 fi
 install -D -m 0644 "$keys/cert.pem" "$R/etc/camvault/ota-keyring.pem"
+# The release this slot holds (a bundle rewrites it): the version OTA compares and shows.
+echo "$version" >"$R/etc/camvault/release"
 
 say "system settings"
 systemd-sysusers --root="$R" >/dev/null
 systemctl --root="$R" enable systemd-networkd.service systemd-resolved.service \
   systemd-timesyncd.service camvault.service camvault-firstboot.service \
-  camvault-growpart.service >/dev/null 2>&1
+  camvault-growpart.service camvault-reboot.path >/dev/null 2>&1
 systemctl --root="$R" mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 : >"$R/etc/machine-id"
 rm -f "$R"/etc/ssh/ssh_host_*

@@ -12,13 +12,19 @@ tag=bundle
 version=${2:-$cargo_version}
 epoch=${3:-0}
 keys="${CAMVAULT_OTA_KEYS:-$cache/ota-dev}"
-slot="$repo/out/work-$machine/rootfs.ext4"
+# CAMVAULT_BUNDLE_ROOTFS: another slot image to bundle (the tests' deliberately broken one).
+slot="${CAMVAULT_BUNDLE_ROOTFS:-$repo/out/work-$machine/rootfs.ext4}"
 [ -s "$slot" ] || { say "no root slot in $slot: run make image MACHINE=$machine first"; exit 1; }
 [ -s "$keys/key.pem" ] || { say "no signing key $keys/key.pem"; exit 1; }
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cp --sparse=always "$slot" "$dir/rootfs.ext4"
+# The slot says which release it is (/etc/camvault/release, what camvault shows and compares).
+echo "$version" >"$dir/release"
+debugfs -w -R "rm /etc/camvault/release" "$dir/rootfs.ext4" >/dev/null 2>&1 || true
+debugfs -w -R "write $dir/release /etc/camvault/release" "$dir/rootfs.ext4" >/dev/null
+rm "$dir/release"
 # The security epoch rides in the version's build metadata: Debian's RAUC 1.8 drops [meta.*]
 # sections when it signs (src/ota/manifest.rs).
 signed_version=$version

@@ -379,7 +379,11 @@ fn commands_round_trip_and_a_burst_of_bad_ones_harms_nothing() {
         json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "2"});
     let r = ask("ota", ota, "ota-1");
     assert!(
-        r["ok"] == false && r["error"].as_str().unwrap().contains("not available yet"),
+        r["ok"] == false
+            && r["error"]
+                .as_str()
+                .unwrap()
+                .contains("need the camvault image"),
         "ota: {r}"
     );
     let up = ask("upload", json!({"action": "pause"}), "up-1");

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod http;
 pub mod paths;
 pub mod supervise;
 pub mod tasks;

@@ -60,6 +60,20 @@ impl DataDir {
         self.0.join("ota-epoch")
     }
 
+    /// Downloaded bundles and the record of the update in flight.
+    pub fn ota(&self) -> PathBuf {
+        self.0.join("ota")
+    }
+
+    pub fn ota_pending(&self) -> PathBuf {
+        self.ota().join("pending.json")
+    }
+
+    /// Watched by the image's `camvault-reboot.path`: its presence asks root for a reboot.
+    pub fn reboot_request(&self) -> PathBuf {
+        self.0.join("reboot-request")
+    }
+
     pub fn reserve(&self) -> PathBuf {
         self.0.join(".reserve")
     }

@@ -74,10 +74,18 @@ pub enum RelayAction {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtaArgs {
-    pub url: String,
-    pub sha256: String,
-    pub signature: String,
-    pub version: String,
+    /// All three, or none: then the last `ota/latest` announcement is installed (Home
+    /// Assistant's install button sends `{}`).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Accepted for older senders and ignored: a RAUC bundle carries its own signature,
+    /// checked against the device's keyring.
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -94,8 +102,8 @@ pub const DEFAULT_POST_S: u32 = 30;
 
 impl Command {
     /// The command's name as it appears in `cmd/<name>` and in socket requests.
-    /// Every command's name: the CLI has a verb for each but `ota` (not there yet) and
-    /// `reboot` (`systemctl reboot` on the device itself).
+    /// Every command's name: the CLI has a verb for each but `reboot` (`systemctl reboot` on
+    /// the device itself); the CLI's `ota install` takes a file instead of a URL.
     pub const NAMES: [&'static str; 9] = [
         "record", "snapshot", "clip", "status", "upload", "relay", "ota", "reboot", "discover",
     ];
@@ -182,18 +190,27 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::Ota(a) => {
-                if !(a.url.starts_with("https://") || a.url.starts_with("http://")) {
-                    return Err("`url` must be http(s)://".to_string());
+            Command::Ota(a) => match (&a.url, &a.sha256, &a.version) {
+                (None, None, None) => Ok(()),
+                (Some(url), Some(sha256), Some(version)) => {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err("`url` must be http(s)://".to_string());
+                    }
+                    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err("`sha256` must be 64 hex digits".to_string());
+                    }
+                    if version.is_empty()
+                        || version.len() > 64
+                        || version.chars().any(char::is_control)
+                    {
+                        return Err("`version` must be 1 to 64 printable characters".to_string());
+                    }
+                    Ok(())
                 }
-                if a.sha256.len() != 64 || !a.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err("`sha256` must be 64 hex digits".to_string());
+                _ => {
+                    Err("give `url`, `sha256` and `version` together, or none of them".to_string())
                 }
-                if a.version.is_empty() || a.signature.is_empty() {
-                    return Err("`version` and `signature` must not be empty".to_string());
-                }
-                Ok(())
-            }
+            },
             _ => Ok(()),
         }
     }
@@ -371,6 +388,7 @@ mod tests {
                 "ota",
                 json!({"url": "https://x/b", "sha256": "a".repeat(64), "signature": "s", "version": "1.2"}),
             ),
+            ("ota", json!({})),
             ("reboot", json!({})),
             ("discover", json!({})),
         ];
@@ -395,6 +413,7 @@ mod tests {
                 "ota",
                 json!({"url": "ftp://x", "sha256": "00", "signature": "s", "version": "1"}),
             ),
+            ("ota", json!({"url": "https://x/b"})),
         ];
         for (name, args) in bad {
             assert!(

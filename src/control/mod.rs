@@ -16,6 +16,7 @@ pub use command::{
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::{DeviceEvent, Health, MediaReady};
+use crate::ota::{Offer, OtaHandle};
 use crate::recorder::{MediaFile, RecorderHandle};
 use crate::relay::RelayHandle;
 use crate::store::MediaKind;
@@ -52,14 +53,14 @@ pub enum CommandError {
     Unknown(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("`{0}` is not available yet")]
-    NotYet(String),
     #[error(transparent)]
     Time(#[from] crate::base::clock::BadTime),
     #[error(transparent)]
     Recorder(#[from] crate::recorder::RecorderError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Ota(#[from] crate::ota::OtaError),
 }
 
 impl CommandError {
@@ -71,8 +72,12 @@ impl CommandError {
             | CommandError::Recorder(crate::recorder::RecorderError::UnknownCamera(_)) => {
                 ErrorKind::Usage
             }
-            CommandError::Off(_) | CommandError::NotYet(_) => ErrorKind::Unavailable,
-            CommandError::Recorder(_) | CommandError::Store(_) => ErrorKind::Failed,
+            CommandError::Off(_) => ErrorKind::Unavailable,
+            CommandError::Ota(crate::ota::OtaError::Busy) => ErrorKind::Failed,
+            CommandError::Ota(crate::ota::OtaError::NoOffer) => ErrorKind::Usage,
+            CommandError::Recorder(_) | CommandError::Store(_) | CommandError::Ota(_) => {
+                ErrorKind::Failed
+            }
         }
     }
 }
@@ -84,6 +89,7 @@ pub struct Dispatcher {
     recorder: RecorderHandle,
     uploader: Option<UploaderHandle>,
     relay: Option<RelayHandle>,
+    ota: Option<OtaHandle>,
     allow_reboot: bool,
 }
 
@@ -93,6 +99,7 @@ impl Dispatcher {
         recorder: RecorderHandle,
         uploader: Option<UploaderHandle>,
         relay: Option<RelayHandle>,
+        ota: Option<OtaHandle>,
         allow_reboot: bool,
     ) -> Self {
         Dispatcher {
@@ -100,6 +107,7 @@ impl Dispatcher {
             recorder,
             uploader,
             relay,
+            ota,
             allow_reboot,
         }
     }
@@ -161,6 +169,21 @@ impl Dispatcher {
                 relay.set_running(args.action == RelayAction::Start);
                 Ok(serde_json::json!({ "running": relay.is_running() }))
             }
+            Command::Ota(a) => {
+                let ota = self.ota.as_ref().ok_or(CommandError::Off(
+                    "updates need the camvault image (RAUC's /etc/rauc/system.conf is missing)",
+                ))?;
+                let offer = match (a.url, a.sha256, a.version) {
+                    (Some(url), Some(sha256), Some(version)) => Some(Offer {
+                        version,
+                        url,
+                        sha256,
+                        release_url: None,
+                    }),
+                    _ => None,
+                };
+                Ok(ota.start(offer).await?)
+            }
             Command::Discover => {
                 let v4l2 = tokio::task::spawn_blocking(crate::media::v4l2::capture_devices)
                     .await
@@ -174,7 +197,9 @@ impl Dispatcher {
                     ));
                 }
                 tracing::warn!("reboot requested by command");
-                // Answer first; the reboot happens a moment later.
+                // On the image, root's `camvault-reboot.path` sees the request; elsewhere
+                // systemctl does it when camvault's user may.
+                crate::ota::request_reboot(&self.health.data_dir()).await;
                 tokio::spawn(async {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     let _ = crate::media::process::command("systemctl")
@@ -185,9 +210,12 @@ impl Dispatcher {
                 Ok(serde_json::json!({ "rebooting": true }))
             }
             Command::Unknown(name) => Err(CommandError::Unknown(name)),
-            // Components that serve these register here as they arrive.
-            other => Err(CommandError::NotYet(other.name().to_string())),
         }
+    }
+
+    /// The OTA component, when this is a device that takes updates.
+    pub fn ota(&self) -> Option<&OtaHandle> {
+        self.ota.as_ref()
     }
 
     /// The reply and event for a new clip or snapshot: where it is, where it will be uploaded,

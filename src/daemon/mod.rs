@@ -152,11 +152,13 @@ impl Daemon {
         }
         let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
+        let ota = crate::ota::spawn(&cfg, health.clone(), &mut tasks);
         let dispatcher = Dispatcher::new(
             health.clone(),
             recorder.clone(),
             uploader,
             relay,
+            ota,
             cfg.device.allow_remote_reboot,
         );
         if cfg.mqtt.url.is_some() {

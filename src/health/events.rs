@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::alerts::Alert;
+use super::ota::OtaPhase;
 use crate::store::MediaKind;
 
 /// One event and when it happened.
@@ -66,6 +67,26 @@ pub enum DeviceEvent {
     AlertRaised(Alert),
     #[serde(rename = "alert.cleared")]
     AlertCleared(Alert),
+    /// Every few percent of a download, and at each step of an update.
+    #[serde(rename = "ota.progress")]
+    OtaProgress {
+        version: String,
+        stage: OtaPhase,
+        percent: u8,
+    },
+    #[serde(rename = "ota.refused")]
+    OtaRefused { version: String, reason: String },
+    /// The download or RAUC's install failed; the running slot is untouched.
+    #[serde(rename = "ota.failed")]
+    OtaFailed { version: String, error: String },
+    #[serde(rename = "ota.committed")]
+    OtaCommitted { version: String, from: String },
+    #[serde(rename = "ota.rolled_back")]
+    OtaRolledBack {
+        version: String,
+        running: String,
+        failed: Vec<String>,
+    },
 }
 
 impl DeviceEvent {
@@ -82,6 +103,11 @@ impl DeviceEvent {
             DeviceEvent::RelayFailed { .. } => "relay.failed",
             DeviceEvent::AlertRaised(_) => "alert.raised",
             DeviceEvent::AlertCleared(_) => "alert.cleared",
+            DeviceEvent::OtaProgress { .. } => "ota.progress",
+            DeviceEvent::OtaRefused { .. } => "ota.refused",
+            DeviceEvent::OtaFailed { .. } => "ota.failed",
+            DeviceEvent::OtaCommitted { .. } => "ota.committed",
+            DeviceEvent::OtaRolledBack { .. } => "ota.rolled_back",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod board;
 pub mod events;
+mod ota;
 mod status;
 mod system;
 mod wear;
@@ -29,6 +30,7 @@ use crate::store::{Store, StoreError};
 pub use alerts::{Alert, AlertCode};
 use alerts::{Alerts, Change, Observation, Thresholds};
 pub use events::{DeviceEvent, Event, MediaReady};
+pub use ota::{OtaPhase, OtaStatus};
 pub use status::{
     CameraLive, CameraState, CameraStatus, DiskStatus, QueueStatus, RelayState, RelayStatus,
     Status, StorageStatus, disk_status, offline_status,
@@ -59,6 +61,10 @@ pub struct Health {
     config_rejected: Arc<Mutex<Option<String>>>,
     relay: Arc<Mutex<Option<RelayStatus>>>,
     wear: Arc<Mutex<wear::WearMeter>>,
+    /// MQTT is connected and has said `online` (the OTA commit gate waits for it).
+    mqtt_online: watch::Sender<bool>,
+    /// Where an update stands (the retained `ota` topic); `None` off the image.
+    ota: watch::Sender<Option<OtaStatus>>,
     /// Bumped on every camera state change and alert change: "publish the state now".
     changed: watch::Sender<u64>,
     events: Bus<Event>,
@@ -87,10 +93,32 @@ impl Health {
             config_rejected: Default::default(),
             relay: Default::default(),
             wear: Default::default(),
+            mqtt_online: watch::channel(false).0,
+            ota: watch::channel(None).0,
             changed: watch::channel(0).0,
             events: Bus::default(),
             store,
         }
+    }
+
+    pub fn data_dir(&self) -> crate::base::DataDir {
+        crate::base::DataDir::new(&self.data_dir)
+    }
+
+    pub fn set_mqtt_online(&self, online: bool) {
+        self.mqtt_online.send_replace(online);
+    }
+
+    pub fn mqtt_online(&self) -> watch::Receiver<bool> {
+        self.mqtt_online.subscribe()
+    }
+
+    pub fn set_ota(&self, status: OtaStatus) {
+        self.ota.send_replace(Some(status));
+    }
+
+    pub fn ota(&self) -> watch::Receiver<Option<OtaStatus>> {
+        self.ota.subscribe()
     }
 
     /// A config the user put on the card was refused at boot (raises `config_rejected`).

@@ -127,6 +127,7 @@ pub async fn run(
     let mut state_tick =
         tokio::time::interval(Duration::from_secs(cfg.mqtt.health_interval_seconds.into()));
     let mut changes = health.changes();
+    let mut ota_status = health.ota();
     let mut events = health.events();
     let slots = Slots::default();
     let counters = Arc::new(Counters::default());
@@ -148,11 +149,16 @@ pub async fn run(
                     backoff.reset();
                     tracing::info!("mqtt: connected");
                     let _ = client.try_subscribe(topics.commands(), QoS::AtLeastOnce);
+                    if dispatcher.ota().is_some() {
+                        let _ = client.try_subscribe(topics.ota_latest(), QoS::AtLeastOnce);
+                    }
                     // To put `online` back when another client claims we are offline.
                     let _ = client.try_subscribe(topics.availability(), QoS::AtLeastOnce);
                     let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, "online");
+                    health.set_mqtt_online(true);
+                    publish_ota(&client, &topics, &ota_status);
                     if cfg.mqtt.ha_discovery {
-                        announce(&cfg, &topics, &client, &store, &board).await?;
+                        announce(&cfg, &topics, &client, &store, &board, dispatcher.ota().is_some()).await?;
                     }
                     for (camera, path) in &images {
                         publish_image(&cfg, &topics, &client, camera, path);
@@ -179,6 +185,10 @@ pub async fn run(
                         }
                         continue;
                     }
+                    if p.topic == topics.ota_latest() {
+                        announced(&p.payload, &dispatcher);
+                        continue;
+                    }
                     let Some(name) = topics.command_name(&p.topic) else { continue };
                     if p.retain {
                         // A retained command would run again at every reconnect, for ever.
@@ -195,6 +205,7 @@ pub async fn run(
                         last_error_log = Some(Instant::now());
                     }
                     connected = false;
+                    health.set_mqtt_online(false);
                     let delay = backoff.next_delay();
                     tokio::select! {
                         _ = cancel.cancelled() => break,
@@ -202,6 +213,11 @@ pub async fn run(
                     }
                 }
             },
+            r = ota_status.changed() => {
+                if r.is_ok() && connected {
+                    publish_ota(&client, &topics, &ota_status);
+                }
+            }
             _ = state_tick.tick() => {
                 publish_state(&health, &client, &topics, &mut outbox, connected).await;
                 last_state = Instant::now();
@@ -266,6 +282,7 @@ async fn announce(
     client: &AsyncClient,
     store: &Store,
     board: &Board,
+    ota: bool,
 ) -> Result<(), MqttError> {
     let cameras: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
     let retired: Vec<String> = store
@@ -282,6 +299,7 @@ async fn announce(
         features: Features {
             uploads: cfg.upload.destination != crate::config::Destination::None,
             relay: cfg.relay.enabled,
+            ota,
         },
     };
     for (topic, payload) in d.configs(&cameras, &retired) {
@@ -355,6 +373,31 @@ fn send_reply(client: &AsyncClient, topic: String, reply: &Reply, counters: &Cou
         .is_err()
     {
         counters.commands_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The retained `ota` state, when this device takes updates.
+fn publish_ota(
+    client: &AsyncClient,
+    topics: &Topics,
+    status: &tokio::sync::watch::Receiver<Option<crate::health::OtaStatus>>,
+) {
+    let body = match &*status.borrow() {
+        Some(s) => serde_json::to_vec(s).unwrap_or_default(),
+        None => return,
+    };
+    let _ = client.try_publish(topics.ota(), QoS::AtLeastOnce, true, body);
+}
+
+/// A release announcement on `ota/latest`: offered, never installed by itself.
+fn announced(payload: &[u8], dispatcher: &Dispatcher) {
+    let Some(ota) = dispatcher.ota() else { return };
+    match serde_json::from_slice::<crate::ota::Offer>(payload) {
+        Ok(offer) => match ota.announce(offer.clone()) {
+            Ok(()) => tracing::info!(version = %offer.version, "mqtt: an update is on offer"),
+            Err(e) => tracing::warn!(error = %e, "mqtt: ota/latest ignored"),
+        },
+        Err(e) => tracing::warn!(error = %e, "mqtt: ota/latest is not {{version, url, sha256}}"),
     }
 }
 

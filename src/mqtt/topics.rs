@@ -2,12 +2,14 @@
 
 #[derive(Debug, Clone)]
 pub struct Topics {
+    prefix: String,
     base: String,
 }
 
 impl Topics {
     pub fn new(prefix: &str, device_id: &str) -> Self {
         Topics {
+            prefix: prefix.to_string(),
             base: format!("{prefix}/{device_id}"),
         }
     }
@@ -34,6 +36,17 @@ impl Topics {
     /// is one, so Home Assistant's timestamp sensor never sees "none".
     pub fn last_segment(&self, camera: &str) -> String {
         format!("{}/camera/{camera}/last_segment", self.base)
+    }
+
+    /// Where an update stands (retained JSON): Home Assistant's `update` entity reads it.
+    pub fn ota(&self) -> String {
+        format!("{}/ota", self.base)
+    }
+
+    /// The fleet's update announcement, retained by whoever publishes releases:
+    /// `{version, url, sha256, release_url}` for every device under the prefix.
+    pub fn ota_latest(&self) -> String {
+        format!("{}/ota/latest", self.prefix)
     }
 
     /// What we subscribe to: `cmd/<name>` (one level, so our own replies are not matched).
@@ -66,6 +79,8 @@ mod tests {
     fn layout() {
         let t = Topics::new("camvault", "cv-1");
         assert_eq!(t.state(), "camvault/cv-1/state");
+        assert_eq!(t.ota(), "camvault/cv-1/ota");
+        assert_eq!(t.ota_latest(), "camvault/ota/latest");
         assert_eq!(t.commands(), "camvault/cv-1/cmd/+");
         assert_eq!(t.reply("status"), "camvault/cv-1/cmd/status/reply");
         assert_eq!(t.command_name("camvault/cv-1/cmd/status"), Some("status"));

@@ -4,16 +4,20 @@
 //! sets U-Boot's boot order ([`rauc`]); after the reboot the new slot is committed only when
 //! the device does its job again ([`gate`]). camvault never writes a slot itself.
 
+mod agent;
 mod bundle;
+pub mod download;
 pub mod gate;
 mod manifest;
+mod pending;
 mod policy;
 mod rauc;
 
+pub use agent::{Offer, OtaHandle, request_reboot, spawn};
 pub use bundle::verify;
 pub use manifest::Manifest;
 pub use policy::{Refusal, Running, check};
-pub use rauc::{HighestEpoch, install, running};
+pub use rauc::{HighestEpoch, install, installed_version, running};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtaError {
@@ -27,6 +31,12 @@ pub enum OtaError {
     Refused(#[from] Refusal),
     #[error("{program}: {detail}")]
     Tool { program: String, detail: String },
+    #[error("download: {0}")]
+    Download(String),
+    #[error("an update is already in progress")]
+    Busy,
+    #[error("no update on offer: give url, sha256 and version, or announce one on ota/latest")]
+    NoOffer,
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -25,9 +25,51 @@ fn compatible(system_conf: &Path) -> Result<String, OtaError> {
 pub fn running(system_conf: &Path, epoch: &HighestEpoch) -> Result<Running, OtaError> {
     Ok(Running {
         compatible: compatible(system_conf)?,
-        version: crate::VERSION.to_string(),
+        version: installed_version(),
         highest_epoch: epoch.read()?,
     })
+}
+
+/// Where the image and every bundle write the release they are (`make image`, `make bundle`).
+pub const RELEASE_FILE: &str = "/etc/camvault/release";
+
+/// The release this slot holds: the image's or the bundle's version, else the binary's.
+pub fn installed_version() -> String {
+    std::fs::read_to_string(RELEASE_FILE)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| crate::VERSION.to_string())
+}
+
+/// RAUC's boot name of the running slot, from U-Boot's `rauc.slot=` on the kernel line.
+pub fn booted_slot() -> Option<String> {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
+    slot_of(&cmdline)
+}
+
+fn slot_of(cmdline: &str) -> Option<String> {
+    cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("rauc.slot="))
+        .map(str::to_string)
+}
+
+/// Changes on every boot: tells "installed in this boot" from "rebooted since".
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Resets the running slot's tries (U-Boot's `BOOT_x_LEFT`): it is the committed one.
+pub fn mark_good() -> Result<(), OtaError> {
+    tool("rauc", &["status".as_ref(), "mark-good".as_ref()], b"").map(|_| ())
+}
+
+/// Takes the running slot out of the boot order's reach, so the next boot is the other one.
+pub fn mark_bad() -> Result<(), OtaError> {
+    tool("rauc", &["status".as_ref(), "mark-bad".as_ref()], b"").map(|_| ())
 }
 
 /// Writes the bundle into the other slot and makes it the next boot's first choice.
@@ -49,6 +91,10 @@ impl HighestEpoch {
             Err(e) => Err(e.into()),
         }
     }
+
+    pub fn write(&self, epoch: u32) -> Result<(), OtaError> {
+        super::pending::write_durably(&self.0, format!("{epoch}\n").as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -69,5 +115,12 @@ mod tests {
         assert_eq!(epoch.read().unwrap(), 0, "none installed yet");
         std::fs::write(&epoch.0, "4\n").unwrap();
         assert_eq!(running(&conf, &epoch).unwrap().highest_epoch, 4);
+    }
+
+    #[test]
+    fn the_booted_slot_comes_from_the_kernel_line() {
+        let line = "root=PARTLABEL=rootfs-b ro rauc.slot=B console=ttyAMA0\n";
+        assert_eq!(slot_of(line), Some("B".into()));
+        assert_eq!(slot_of("root=/dev/sda2 ro"), None);
     }
 }

@@ -845,3 +845,72 @@ impl Drop for TlsProxy {
         let _ = self.child.wait();
     }
 }
+
+/// nginx serving the files of `root` over plain http, at `rate` bytes per second per
+/// connection (0: unlimited), logging `status bytes_sent "range"` per request.
+pub struct FileServer {
+    child: std::process::Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path, root: &Path, rate: u64) -> FileServer {
+        use std::os::unix::process::CommandExt;
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let port = free_port();
+        let conf = dir.join("files-nginx.conf");
+        let log = dir.join("files-access.log");
+        write(
+            &conf,
+            &format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/files-nginx.pid;\n\
+                 error_log {d}/files-error.log warn;\nevents {{ worker_connections 64; }}\n\
+                 http {{ log_format ranges '$status $body_bytes_sent \"$http_range\"';\n\
+                   access_log {log} ranges; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;\n\
+                   fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
+                   server {{ listen 127.0.0.1:{port}; root {root}; limit_rate {rate}; }} }}\n",
+                d = dir.display(),
+                log = log.display(),
+                root = root.display(),
+            ),
+        );
+        let child = Command::new("nginx")
+            .process_group(0)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (make test installs it)");
+        wait_for("the file server", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        FileServer { child, port, log }
+    }
+
+    /// Each request so far: (HTTP status, body bytes sent, Range header or "-").
+    pub fn requests(&self) -> Vec<(u16, u64, String)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.splitn(3, ' ');
+                Some((
+                    w.next()?.parse().ok()?,
+                    w.next()?.parse().ok()?,
+                    w.next()?.trim_matches('"').to_string(),
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        kill_group(&self.child, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}

@@ -66,19 +66,7 @@ pub(super) fn entities(d: &Discovery) -> (Vec<Entity>, Vec<Entity>) {
         )
         .icon("mdi:sd")
         .diagnostic(),
-        Entity::new(
-            Component::Update,
-            "firmware",
-            "Firmware",
-            json!({
-                "state_topic": d.topics.state(),
-                // The OTA issue adds latest_version from its announcements.
-                "value_template": "{{ {'installed_version': value_json.version, 'latest_version': value_json.version} | tojson }}",
-                "device_class": "firmware",
-                "title": "camvault",
-                "entity_category": "config",
-            }),
-        ),
+        firmware(d),
         d.events("alerts", "Alerts", &["alert.raised", "alert.cleared"], "")
             .icon("mdi:alert"),
     ];
@@ -154,4 +142,29 @@ pub(super) fn entities(d: &Discovery) -> (Vec<Entity>, Vec<Entity>) {
         }
     }
     (on, off)
+}
+
+/// The `update` entity: on the image it follows the `ota` topic (installed, latest, progress)
+/// and its install button sends `cmd/ota {}`, which installs the announced release;
+/// elsewhere it only shows the running version.
+fn firmware(d: &Discovery) -> Entity {
+    let config = if d.features.ota {
+        json!({
+            "state_topic": d.topics.ota(),
+            "command_topic": d.topics.command("ota"),
+            "payload_install": "{}",
+            "device_class": "firmware",
+            "title": "camvault",
+            "entity_category": "config",
+        })
+    } else {
+        json!({
+            "state_topic": d.topics.state(),
+            "value_template": "{{ {'installed_version': value_json.version, 'latest_version': value_json.version} | tojson }}",
+            "device_class": "firmware",
+            "title": "camvault",
+            "entity_category": "config",
+        })
+    };
+    Entity::new(Component::Update, "firmware", "Firmware", config)
 }

@@ -76,6 +76,8 @@ impl Entity {
 pub struct Features {
     pub uploads: bool,
     pub relay: bool,
+    /// Takes OTA updates (the image): the `update` entity reads the `ota` topic and installs.
+    pub ota: bool,
 }
 
 pub struct Discovery<'a> {

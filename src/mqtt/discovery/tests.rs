@@ -25,6 +25,7 @@ fn every_entity_has_what_home_assistant_requires() {
     let all = Features {
         uploads: true,
         relay: true,
+        ota: true,
     };
     let configs = discovery(&topics, &board, all);
     let mut ids = HashSet::new();

@@ -94,26 +94,7 @@ impl S3 {
             None,
             "camvault-config",
         );
-        let mut http = reqwest::Client::builder();
-        if let Some(path) = &cfg.ca_file {
-            let bad = |e: &dyn std::fmt::Display| {
-                S3Error::setup(format!("upload.ca_file {}: {e}", path.display()))
-            };
-            let pem = std::fs::read(path).map_err(|e| bad(&e))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(&e))?;
-            if certs.is_empty() {
-                return Err(bad(&"no PEM certificate in it"));
-            }
-            for cert in certs {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http
-            .user_agent(concat!("camvault/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
+        let http = crate::base::http::client(cfg.ca_file.as_deref(), Duration::from_secs(60))
             .map_err(S3Error::setup)?;
         Ok(S3 {
             http,
