@@ -56,7 +56,14 @@ fn every_entity_has_what_home_assistant_requires() {
             "sensor" if topic.contains("last_segment") => {
                 assert_eq!(v["state_topic"], "camvault/cv-1/camera/front/last_segment")
             }
-            "sensor" | "binary_sensor" | "update" => assert!(
+            // With OTA the update entity follows the `ota` topic, whose keys are HA's own.
+            "update" => assert!(
+                v["state_topic"] == "camvault/cv-1/ota"
+                    && v["command_topic"] == "camvault/cv-1/cmd/ota"
+                    && v["payload_install"] == "{}",
+                "{topic}"
+            ),
+            "sensor" | "binary_sensor" => assert!(
                 v["state_topic"] == "camvault/cv-1/state" && v["value_template"].is_string(),
                 "{topic}"
             ),
@@ -91,6 +98,19 @@ fn every_entity_has_what_home_assistant_requires() {
     assert_eq!(count("binary_sensor"), AlertCode::ALL.len() + 1);
     assert_eq!(count("button"), 3, "retry, snapshot, clip");
     assert_eq!(count("sensor"), 6 + 4 + 1 + 5, "host, queue, relay, camera");
+}
+
+#[test]
+fn without_ota_the_update_entity_only_shows_the_running_version() {
+    let topics = Topics::new("camvault", "cv-1");
+    let configs = discovery(&topics, &Board::default(), Features::default());
+    let (_, p) = configs
+        .iter()
+        .find(|(t, _)| t.starts_with("homeassistant/update/"))
+        .unwrap();
+    let v: Value = serde_json::from_slice(p).unwrap();
+    assert_eq!(v["state_topic"], "camvault/cv-1/state");
+    assert!(v.get("command_topic").is_none(), "nothing to install: {v}");
 }
 
 #[test]
