@@ -56,7 +56,7 @@ say "system settings"
 systemd-sysusers --root="$R" >/dev/null
 systemctl --root="$R" enable systemd-networkd.service systemd-resolved.service \
   systemd-timesyncd.service camvault.service camvault-firstboot.service \
-  camvault-growpart.service camvault-reboot.path >/dev/null 2>&1
+  camvault-growpart.service camvault-reboot.path camvault-ota-guard.timer >/dev/null 2>&1
 systemctl --root="$R" mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 : >"$R/etc/machine-id"
 rm -f "$R"/etc/ssh/ssh_host_*

@@ -185,6 +185,23 @@ impl Vm {
     }
 }
 
+impl Vm {
+    /// Waits until the VM runs slot `slot` (U-Boot's `rauc.slot=` on the kernel line): SSH
+    /// drops while it reboots, which is fine.
+    fn wait_rebooted_into(&self, slot: &str) {
+        let start = Instant::now();
+        let probe = format!("grep -q 'rauc.slot={slot} ' /proc/cmdline");
+        while self.ssh(&probe).code != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(900),
+                "no boot into slot {slot}; console:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    }
+}
+
 impl Drop for Vm {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -193,7 +210,7 @@ impl Drop for Vm {
 }
 
 #[test]
-fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back_to_b() {
+fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() {
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
     let broker = Broker::start(dir.path(), None);
@@ -220,7 +237,8 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
          [[camera]]\nname = \"vivid\"\nsource = \"v4l2:///dev/video0\"\n\n\
          [upload]\ndestination = \"s3\"\nendpoint = \"http://10.0.2.2:{}\"\nregion = \"us-east-1\"\n\
          bucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key_file = \"s3.secret\"\n\n\
-         [mqtt]\nurl = \"mqtt://{BROKER_USER}:{BROKER_PASS}@10.0.2.2:{}\"\nhealth_interval_seconds = 5\n",
+         [mqtt]\nurl = \"mqtt://{BROKER_USER}:{BROKER_PASS}@10.0.2.2:{}\"\nhealth_interval_seconds = 5\n\n\
+         [ota]\ncommit_timeout_minutes = 2\n",
         garage.port, garage.bucket, garage.key_id, broker.port
     );
     put_on_boot_partition(
@@ -359,26 +377,36 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
     // its last good one and says why on the card and over MQTT.
     vm.sh("printf '[recording]\\nsegment_seconds = \"ten\"\\n' >/boot/firmware/camvault.toml");
 
-    // The fallback: slot A out of tries, the next boot takes slot B.
-    vm.sh("fw_setenv BOOT_A_LEFT 0");
-    assert!(vm.sh("fw_printenv BOOT_A_LEFT").ends_with("=0"));
-    let _ = vm.ssh("systemctl reboot");
-    std::thread::sleep(Duration::from_secs(10));
-    vm.wait_ssh("boot into slot B", Duration::from_secs(600));
-    assert!(
-        vm.console().contains("camvault: booting slot B"),
-        "{}",
-        vm.console()
+    // A normal start marks the running slot good: U-Boot's try counter is full again.
+    vm.wait_until(
+        "slot A marked good",
+        Duration::from_secs(60),
+        "fw_printenv BOOT_A_LEFT | grep -qx BOOT_A_LEFT=3",
     );
-    assert!(vm.sh("cat /proc/cmdline").contains("rauc.slot=B"));
+
+    // The update: a v2 bundle through `cmd/ota`, interrupted once, installs into slot B,
+    // reboots, and commits once the device records, talks MQTT and uploads again. The vivid
+    // camera is done with; it is unloaded so the gate does not wait for a module load.
+    vm.sh("modprobe -r vivid");
+    let ota = Ota::prepare(dir.path(), &broker, &id);
+    ota.refusals(&vm);
+    ota.update_with_an_interrupted_download(&vm);
+    vm.wait_rebooted_into("B");
     assert!(
         vm.sh("findmnt -no SOURCE /").ends_with("3"),
         "root is partition 3"
     );
-    vm.wait_until(
-        "camvault active in slot B",
-        Duration::from_secs(120),
-        "systemctl is-active -q camvault",
+    let state = ota.wait_state("committed", Duration::from_secs(420), &vm);
+    assert_eq!(state["installed_version"], ota.v2, "{state}");
+    assert_eq!(vm.sh("cat /etc/camvault/release"), ota.v2);
+    assert_eq!(vm.sh("cat /var/lib/camvault/ota-epoch"), "1");
+    assert!(
+        vm.sh("fw_printenv BOOT_B_LEFT").ends_with("=3"),
+        "B is marked good"
+    );
+    assert!(
+        !vm.sh("ls /var/lib/camvault/ota").contains("raucb"),
+        "the bundle is gone"
     );
     // Same device, same data: slot B took over the config and the footage of slot A.
     assert!(
@@ -386,6 +414,23 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
             .contains(&format!("id = \"{id}\""))
     );
     assert!(vm.sh("ls /var/lib/camvault/recordings").contains("pattern"));
+    // Home Assistant's update entity reads the retained `ota` state and installs by cmd/ota.
+    let update: serde_json::Value =
+        serde_json::from_str(&ota.retained(&format!("homeassistant/update/{id}/firmware/config")))
+            .unwrap();
+    assert_eq!(
+        update["state_topic"],
+        format!("camvault/{id}/ota"),
+        "{update}"
+    );
+    assert_eq!(
+        update["command_topic"],
+        format!("camvault/{id}/cmd/ota"),
+        "{update}"
+    );
+
+    // The bad config put on the card before the update was refused at this boot; the
+    // device goes on with its last good one and says why on the card and over MQTT.
     let error = vm.sh("cat /boot/firmware/camvault-error.txt");
     assert!(error.contains("recording.segment_seconds"), "{error}");
     assert!(vm.sh("ls /boot/firmware").contains("camvault.toml"));
@@ -401,7 +446,307 @@ fn the_image_boots_slot_a_applies_the_card_config_records_uploads_and_falls_back
             seen
         },
     );
+
+    // Below the security epoch now committed: refused.
+    let r = ota.ask(&ota.small("camvault-qemu-arm64", &ota.v3, 0, false));
+    assert!(
+        r["error"].as_str().unwrap().contains("epoch 0 is below 1"),
+        "{r}"
+    );
+
+    // A release whose ffmpeg is broken: it installs and boots, records nothing, and the gate
+    // rolls it back to slot B within the commit timeout; recording goes on there.
+    let r = ota.ask(&ota.broken);
+    assert_eq!(r["ok"], true, "{r}");
+    vm.wait_rebooted_into("A");
+    vm.wait_rebooted_into("B");
+    let state = ota.wait_state("rolled_back", Duration::from_secs(300), &vm);
+    assert!(
+        state["reason"].as_str().unwrap().contains("camera pattern"),
+        "the failed check is named: {state}"
+    );
+    assert_eq!(state["installed_version"], ota.v2, "{state}");
+    assert_eq!(vm.sh("cat /etc/camvault/release"), ota.v2);
+    assert!(
+        vm.sh("fw_printenv BOOT_A_LEFT").ends_with("=0"),
+        "A is marked bad"
+    );
+    let before = vm.sh("ls -R /var/lib/camvault/recordings | grep -c mp4");
+    vm.wait_until(
+        "a new segment on slot B after the rollback",
+        Duration::from_secs(120),
+        &format!("test $(ls -R /var/lib/camvault/recordings | grep -c mp4) -gt {before}"),
+    );
     let _ = vm.ssh("systemctl poweroff");
     let on_card = boot_partition_files(&disk);
     assert!(!on_card.contains("s3.secret"), "{on_card}");
+}
+
+/// A bundle on the host's file server, as `cmd/ota` names it.
+struct Offered {
+    name: String,
+    sha256: String,
+    version: String,
+}
+
+/// The update side of the test: bundles built on the host (the image's own slot, re-versioned
+/// by `make bundle`; small ones for the refusals), served by nginx, asked for over MQTT.
+struct Ota {
+    dir: PathBuf,
+    www: PathBuf,
+    server: FileServer,
+    broker_port: u16,
+    id: String,
+    v2: String,
+    v3: String,
+    good: Offered,
+    broken: Offered,
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn make_bundle(version: &str, epoch: u32, rootfs: Option<&Path>) -> PathBuf {
+    let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("flash/bundle.sh"));
+    cmd.args(["qemu-arm64", version, &epoch.to_string()]);
+    if let Some(r) = rootfs {
+        cmd.env("CAMVAULT_BUNDLE_ROOTFS", r);
+    }
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "make bundle {version}: {}", r.stderr);
+    PathBuf::from(r.stdout.trim())
+}
+
+impl Ota {
+    fn prepare(dir: &Path, broker: &Broker, id: &str) -> Ota {
+        let dir = dir.join("ota");
+        let www = dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        let v = camvault::VERSION;
+        let (v2, vb, v3) = (format!("{v}.1"), format!("{v}.2"), format!("{v}.3"));
+        let good = make_bundle(&v2, 1, None);
+        // The broken release: its ffmpeg runs but fails, so no camera can record.
+        let slot = Path::new(env!("CARGO_MANIFEST_DIR")).join("out/work-qemu-arm64/rootfs.ext4");
+        let broken_slot = dir.join("broken.ext4");
+        std::fs::copy(&slot, &broken_slot).unwrap();
+        let script = dir.join("ffmpeg");
+        write(
+            &script,
+            "#!/bin/sh\necho 'this ffmpeg is broken' >&2\nexit 1\n",
+        );
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        for req in [
+            "rm /usr/bin/ffmpeg".to_string(),
+            format!("write {} /usr/bin/ffmpeg", script.display()),
+        ] {
+            let r = run(Command::new("debugfs")
+                .args(["-w", "-R", &req])
+                .arg(&broken_slot));
+            assert_eq!(r.code, 0, "debugfs {req}: {}", r.stderr);
+        }
+        let broken = make_bundle(&vb, 1, Some(&broken_slot));
+        // 4 MiB/s: slow enough to cut the first download part way.
+        let server = FileServer::start(&dir, &www, 4 << 20);
+        let mut ota = Ota {
+            dir: dir.clone(),
+            www,
+            server,
+            broker_port: broker.port,
+            id: id.to_string(),
+            v2: v2.clone(),
+            v3,
+            good: Offered {
+                name: String::new(),
+                sha256: String::new(),
+                version: String::new(),
+            },
+            broken: Offered {
+                name: String::new(),
+                sha256: String::new(),
+                version: String::new(),
+            },
+        };
+        ota.good = ota.offer(&good, &v2);
+        ota.broken = ota.offer(&broken, &vb);
+        ota
+    }
+
+    fn offer(&self, bundle: &Path, version: &str) -> Offered {
+        let name = bundle.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::copy(bundle, self.www.join(&name)).unwrap();
+        Offered {
+            sha256: sha256_of(bundle),
+            name,
+            version: version.to_string(),
+        }
+    }
+
+    /// A small bundle (4 MiB slot): enough for every refusal, which comes before a write.
+    fn small(&self, compatible: &str, version: &str, epoch: u32, other_key: bool) -> Offered {
+        let signer = if other_key {
+            key_pair(&self.dir, "other")
+        } else {
+            let cache = std::env::var_os("CAMVAULT_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/camvault")
+                });
+            (
+                cache.join("ota-dev/cert.pem"),
+                cache.join("ota-dev/key.pem"),
+            )
+        };
+        let b = bundle(&self.dir, &signer, compatible, version, epoch);
+        self.offer(&b, version)
+    }
+
+    fn mqtt(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("mosquitto_sub");
+        c.args(["-h", "127.0.0.1", "-p", &self.broker_port.to_string()])
+            .args(["-u", BROKER_USER, "-P", BROKER_PASS])
+            .args(args);
+        c
+    }
+
+    fn retained(&self, topic: &str) -> String {
+        run(&mut self.mqtt(&["-t", topic, "-C", "1", "-W", "20"])).stdout
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&self.retained(&format!("camvault/{}/ota", self.id)))
+            .unwrap_or_default()
+    }
+
+    fn publish(&self, o: &Offered) {
+        let payload = serde_json::json!({
+            "url": format!("http://10.0.2.2:{}/{}", self.server.port, o.name),
+            "sha256": o.sha256,
+            "version": o.version,
+        });
+        let r = run(Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.broker_port.to_string()])
+            .args(["-u", BROKER_USER, "-P", BROKER_PASS])
+            .args(["-t", &format!("camvault/{}/cmd/ota", self.id)])
+            .args(["-m", &payload.to_string()]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
+    /// `cmd/ota` for `o`, and its reply.
+    fn ask(&self, o: &Offered) -> serde_json::Value {
+        let reply = self
+            .mqtt(&[
+                "-t",
+                &format!("camvault/{}/cmd/ota/reply", self.id),
+                "-C",
+                "1",
+                "-W",
+                "900",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        self.publish(o);
+        let out = reply.wait_with_output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no reply to cmd/ota ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    fn wait_state(&self, state: &str, timeout: Duration, vm: &Vm) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let s = self.state();
+            if s["state"] == state {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "ota state {state}: still {s} after {timeout:?}\n{}",
+                vm.ssh("journalctl -b --no-pager -u camvault | grep -i ota | tail -n 30")
+                    .stdout
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    /// Each refused with its reason, and nothing written: no update record, the boot order
+    /// untouched.
+    fn refusals(&self, vm: &Vm) {
+        let signed = self.small("camvault-qemu-arm64", &self.v2, 1, false);
+        let tampered = self.dir.join("tampered.raucb");
+        tamper_manifest(&self.www.join(&signed.name), &self.v2, &tampered);
+        let tampered = self.offer(&tampered, &self.v2);
+        let cases = [
+            (
+                self.small("camvault-qemu-arm64", &self.v2, 1, true),
+                "signature does not check out",
+            ),
+            (tampered, "signature does not check out"),
+            (
+                self.small("camvault-rpi4", &self.v2, 1, false),
+                "camvault-rpi4",
+            ),
+            (
+                self.small("camvault-qemu-arm64", "0.0.1", 1, false),
+                "not newer",
+            ),
+        ];
+        for (offer, why) in &cases {
+            let r = self.ask(offer);
+            assert_eq!(r["ok"], false, "{}: {r}", offer.name);
+            assert!(
+                r["error"].as_str().unwrap().contains(why),
+                "{}: {r}",
+                offer.name
+            );
+        }
+        assert_eq!(self.state()["state"], "refused");
+        assert!(vm.ssh("test -e /var/lib/camvault/ota/pending.json").code != 0);
+        assert_eq!(vm.sh("fw_printenv -n BOOT_ORDER"), "A B");
+    }
+
+    /// The first download is cut by a kill -9 of camvault part way; the command sent again
+    /// continues it with a Range request, and the bundle is accepted.
+    fn update_with_an_interrupted_download(&self, vm: &Vm) {
+        self.publish(&self.good);
+        let start = Instant::now();
+        loop {
+            let s = self.state();
+            if s["state"] == "downloading" && s["update_percentage"].as_u64().unwrap_or(0) >= 20 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no download progress: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        vm.sh("systemctl kill -s KILL camvault");
+        vm.wait_until(
+            "camvault back after kill -9",
+            Duration::from_secs(120),
+            "systemctl is-active -q camvault",
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        let r = self.ask(&self.good);
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["result"]["accepted"], true, "{r}");
+        let reqs = self.server.requests();
+        let resumed = reqs
+            .iter()
+            .find(|(status, _, range)| *status == 206 && range.starts_with("bytes="))
+            .unwrap_or_else(|| panic!("a Range request answered 206: {reqs:?}"));
+        let size = std::fs::metadata(self.www.join(&self.good.name))
+            .unwrap()
+            .len();
+        assert!(resumed.1 < size, "only the rest was sent: {reqs:?}");
+        eprintln!("bundle {size} bytes; downloads {reqs:?}");
+    }
 }

@@ -255,6 +255,7 @@ impl OtaHandle {
             baseline: self.baseline(version, epoch).await,
             from_slot: rauc::booted_slot().unwrap_or_default(),
             boot_id: rauc::boot_id(),
+            commit_timeout_s: self.0.s.commit_timeout.as_secs(),
             stage: Stage::Installing,
         };
         self.phase(OtaPhase::Installing, None, None);

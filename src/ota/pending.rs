@@ -28,6 +28,9 @@ pub struct Pending {
     pub from_slot: String,
     /// The kernel's boot id when it was installed: the same id means no reboot happened yet.
     pub boot_id: String,
+    /// The gate's timeout; root's `ota-guard` rolls back 5 minutes after it if camvault
+    /// never got as far as deciding (it reads this key from the file).
+    pub commit_timeout_s: u64,
     #[serde(flatten)]
     pub stage: Stage,
 }
@@ -133,6 +136,7 @@ mod tests {
             },
             from_slot: "A".into(),
             boot_id: "boot-1".into(),
+            commit_timeout_s: 600,
             stage,
         }
     }
@@ -177,6 +181,16 @@ mod tests {
         });
         save(&path, &p).unwrap();
         assert_eq!(load(&path).unwrap(), Some(p));
+        // The keys root's shell guard (flash/image-overlay/usr/lib/camvault/ota-guard) greps.
+        save(&path, &pending(Stage::Installed)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for key in [
+            "\"stage\": \"installed\"",
+            "\"from_slot\": \"A\"",
+            "\"commit_timeout_s\": 600",
+        ] {
+            assert!(text.contains(key), "{key} in {text}");
+        }
         remove(&path).unwrap();
         remove(&path).unwrap();
         assert_eq!(load(&path).unwrap(), None);

@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 mod broker;
+mod bundles;
 #[allow(unused_imports)]
 pub use broker::*;
+#[allow(unused_imports)]
+pub use bundles::*;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
