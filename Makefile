@@ -9,7 +9,7 @@ ARMV7_BIN := target/$(ARMV7)/release/camvault
 DEMO_SECONDS ?= 60
 DEMO_DIR ?= camvault-demo
 
-.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image bundle vm-test security clean
+.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image bundle vm-test soak security clean
 
 all: build
 
@@ -72,6 +72,13 @@ bundle:
 vm-test: export CAMVAULT_ZSTD_LEVEL ?= 3
 vm-test: image
 	$(CARGO) test --locked --test image -- --nocapture
+
+## Long runs: power cuts (kill -9 of qemu) at random moments of updates, CUTS of them
+## (about 5 minutes each under TCG); the tally goes to target/ota-power-tally.txt.
+CUTS ?= 10
+soak: export CAMVAULT_ZSTD_LEVEL ?= 3
+soak: image
+	CAMVAULT_OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture
 
 clean:
 	$(CARGO) clean

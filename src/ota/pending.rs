@@ -67,7 +67,10 @@ pub fn on_boot(p: Option<&Pending>, booted_slot: &str, boot_id: &str) -> OnBoot 
     };
     let on_new_slot = booted_slot != p.from_slot;
     match (&p.stage, on_new_slot) {
-        (Stage::Installing, _) => OnBoot::Ended(Ending::InstallInterrupted),
+        // RAUC puts the new slot first only once it is completely written: booting it means
+        // the install finished and only the record's update was lost.
+        (Stage::Installing, true) => OnBoot::Gate,
+        (Stage::Installing, false) => OnBoot::Ended(Ending::InstallInterrupted),
         (Stage::Installed, true) => OnBoot::Gate,
         (Stage::Installed, false) if p.boot_id == boot_id => OnBoot::RebootAgain,
         (Stage::Installed, false) => OnBoot::Ended(Ending::NeverHealthy),
@@ -149,6 +152,7 @@ mod tests {
             on_boot(Some(&installing), "A", "boot-2"),
             OnBoot::Ended(Ending::InstallInterrupted)
         );
+        assert_eq!(on_boot(Some(&installing), "B", "boot-2"), OnBoot::Gate);
         let installed = pending(Stage::Installed);
         assert_eq!(on_boot(Some(&installed), "B", "boot-2"), OnBoot::Gate);
         assert_eq!(

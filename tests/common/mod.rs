@@ -3,10 +3,13 @@
 
 mod broker;
 mod bundles;
+mod vm;
 #[allow(unused_imports)]
 pub use broker::*;
 #[allow(unused_imports)]
 pub use bundles::*;
+#[allow(unused_imports)]
+pub use vm::*;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
