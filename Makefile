@@ -9,7 +9,7 @@ ARMV7_BIN := target/$(ARMV7)/release/camvault
 DEMO_SECONDS ?= 60
 DEMO_DIR ?= camvault-demo
 
-.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image bundle vm-test soak security clean
+.PHONY: all build demo test check lint deps cross cross-aarch64 cross-armv7 bench image bundle vm-test soak fuzz security clean
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 
 ## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
 test: deps lint cross-aarch64
-	AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	CAMVAULT_FUZZ_SECONDS=20 AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
 	$(MAKE) --no-print-directory vm-test MACHINE=qemu-arm64
 	$(MAKE) --no-print-directory security
 
@@ -35,7 +35,7 @@ check: lint
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --test image --test ota_power -- -D warnings
 
 deps:
 	./scripts/deps.sh
@@ -72,6 +72,11 @@ bundle:
 vm-test: export CAMVAULT_ZSTD_LEVEL ?= 3
 vm-test: image
 	$(CARGO) test --locked --test image -- --nocapture
+
+## The fuzz campaign: every parser of outside bytes (src/fuzz.rs), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 300
+fuzz:
+	CAMVAULT_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
 ## Long runs: power cuts (kill -9 of qemu) at random moments of updates, CUTS of them
 ## (about 5 minutes each under TCG); the tally goes to target/ota-power-tally.txt.

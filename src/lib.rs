@@ -6,6 +6,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod ftp;
+#[cfg(test)]
+mod fuzz;
 pub mod health;
 pub mod logging;
 pub mod media;

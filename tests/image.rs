@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -188,8 +187,14 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
 
     // The update: a v2 bundle through `cmd/ota`, interrupted once, installs into slot B,
     // reboots, and commits once the device records, talks MQTT and uploads again. The vivid
-    // camera is done with; it is unloaded so the gate does not wait for a module load.
-    vm.sh("modprobe -r vivid");
+    // camera is done with: switched off (the switch is kept in `data`, so on every slot),
+    // so the gate does not wait for a module nobody loads on the new slot.
+    vm.sh("camvault --config /var/lib/camvault/camvault.toml record vivid off");
+    vm.wait_until(
+        "vivid stopped",
+        Duration::from_secs(60),
+        "camvault --config /var/lib/camvault/camvault.toml status --json | tr -d ' \\n' | grep -q '\"vivid\":{\"state\":\"stopped\"'",
+    );
     let ota = Ota::prepare(dir.path(), &broker, &id);
     ota.refusals(&vm);
     ota.update_with_an_interrupted_download(&vm);

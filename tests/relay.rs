@@ -470,6 +470,24 @@ fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
         assert!(!data.join("escape.mp4").exists(), "{remote} escaped");
         assert!(!dir.path().join("escape.mp4").exists(), "{remote} escaped");
     }
+    // The same sent as is (curl normalises `..` away otherwise), at a file that exists
+    // outside the inbox: the upload is refused and the file is neither written nor removed.
+    let outside = data.join("keep.bin");
+    std::fs::write(&outside, b"not the inbox's").unwrap();
+    for remote in ["../keep.bin", "/../keep.bin", "../../keep.bin"] {
+        let r = run(Command::new("curl")
+            .args(["-sS", "--path-as-is", "-T"])
+            .arg(&clip)
+            .arg(format!(
+                "ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{ftp}/{remote}"
+            )));
+        assert_ne!(r.code, 0, "{remote} was taken");
+        assert_eq!(
+            std::fs::read(&outside).unwrap(),
+            b"not the inbox's",
+            "{remote}"
+        );
+    }
     let r = run(Command::new("curl")
         .args(["-sS", "--ftp-create-dirs", "-T"])
         .arg(&clip)

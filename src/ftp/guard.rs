@@ -115,8 +115,15 @@ impl<U: UserDetail + 'static, S: StorageBackend<U>> StorageBackend<U> for Guarde
         let result = self.inner.put(user, watched, &rel, start_pos).await;
         if result.is_err() {
             // An upload cut off is never a file anyone wants: give its space back.
+            // Only a plain name inside the inbox: a client's `../camvault.db`, refused by
+            // the backend, must not become our delete of the database.
             let name = rel.strip_prefix("/").unwrap_or(&rel);
-            let _ = std::fs::remove_file(self.root.join(name));
+            let plain = name
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if plain {
+                let _ = std::fs::remove_file(self.root.join(name));
+            }
         }
         result
     }

@@ -14,7 +14,7 @@ mod body;
 mod error;
 mod sign;
 mod uri;
-mod xml;
+pub(crate) mod xml;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
