@@ -79,8 +79,8 @@ fuzz:
 	CAMVAULT_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
 ## Long runs: power cuts (kill -9 of qemu) at random moments of updates, CUTS of them
-## (about 5 minutes each under TCG); the tally goes to target/ota-power-tally.txt.
-CUTS ?= 10
+## (about 5 minutes each under TCG; CUTS=10 for an hour); the tally goes to target/ota-power-tally.txt.
+CUTS ?= 100
 soak: export CAMVAULT_ZSTD_LEVEL ?= 3
 soak: image
 	CAMVAULT_OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture

@@ -263,9 +263,28 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
 
     // A release whose ffmpeg is broken: it installs and boots, records nothing, and the gate
     // rolls it back to slot B within the commit timeout; recording goes on there.
+    // It comes as Home Assistant users get releases: announced on `ota/latest` (the update
+    // entity shows it as the latest version), then the entity's install button.
     let broken = ota.broken_release();
-    let r = ota.ask(&broken);
+    ota.announce(&broken);
+    wait_for(
+        "the announced release as latest_version",
+        Duration::from_secs(60),
+        || {
+            let s = ota.state();
+            let seen = s["latest_version"] == broken.version.as_str()
+                && s["release_url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with(&broken.version));
+            if !seen {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            seen
+        },
+    );
+    let r = ota.press_install();
     assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["result"]["version"], broken.version.as_str(), "{r}");
     vm.wait_rebooted_into("A");
     vm.wait_rebooted_into("B");
     let state = ota.wait_state("rolled_back", Duration::from_secs(300), &vm);

@@ -350,22 +350,58 @@ impl Ota {
             .unwrap_or_default()
     }
 
+    fn url(&self, o: &Offered) -> String {
+        format!("http://10.0.2.2:{}/{}", self.server.port, o.name)
+    }
+
+    fn mosquitto_pub(&self, topic: &str, payload: &str, retain: bool) {
+        let mut c = Command::new("mosquitto_pub");
+        c.args(["-h", "127.0.0.1", "-p", &self.broker_port.to_string()])
+            .args(["-u", BROKER_USER, "-P", BROKER_PASS])
+            .args(["-t", topic, "-m", payload]);
+        if retain {
+            c.arg("-r");
+        }
+        let r = run(&mut c);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
     pub fn publish(&self, o: &Offered) {
         let payload = serde_json::json!({
-            "url": format!("http://10.0.2.2:{}/{}", self.server.port, o.name),
+            "url": self.url(o),
             "sha256": o.sha256,
             "version": o.version,
         });
-        let r = run(Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &self.broker_port.to_string()])
-            .args(["-u", BROKER_USER, "-P", BROKER_PASS])
-            .args(["-t", &format!("camvault/{}/cmd/ota", self.id)])
-            .args(["-m", &payload.to_string()]));
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        self.mosquitto_pub(
+            &format!("camvault/{}/cmd/ota", self.id),
+            &payload.to_string(),
+            false,
+        );
+    }
+
+    /// The fleet's release announcement (retained `camvault/ota/latest`), as a release
+    /// pipeline would publish it.
+    pub fn announce(&self, o: &Offered) {
+        let payload = serde_json::json!({
+            "version": o.version,
+            "url": self.url(o),
+            "sha256": o.sha256,
+            "release_url": format!("https://example.invalid/releases/{}", o.version),
+        });
+        self.mosquitto_pub("camvault/ota/latest", &payload.to_string(), true);
     }
 
     /// `cmd/ota` for `o`, and its reply.
     pub fn ask(&self, o: &Offered) -> serde_json::Value {
+        self.ask_raw(&|| self.publish(o))
+    }
+
+    /// What Home Assistant's install button sends: `cmd/ota` with `{}`; and its reply.
+    pub fn press_install(&self) -> serde_json::Value {
+        self.ask_raw(&|| self.mosquitto_pub(&format!("camvault/{}/cmd/ota", self.id), "{}", false))
+    }
+
+    fn ask_raw(&self, send: &dyn Fn()) -> serde_json::Value {
         let reply = self
             .mqtt(&[
                 "-t",
@@ -379,7 +415,7 @@ impl Ota {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_secs(1));
-        self.publish(o);
+        send();
         let out = reply.wait_with_output().unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -437,7 +473,7 @@ impl Ota {
                 offer.name
             );
         }
-        assert_eq!(self.state()["state"], "refused");
+        self.wait_state("refused", Duration::from_secs(30), vm);
         assert!(vm.ssh("test -e /var/lib/camvault/ota/pending.json").code != 0);
         assert_eq!(vm.sh("fw_printenv -n BOOT_ORDER"), "A B");
     }
