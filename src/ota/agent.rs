@@ -345,9 +345,12 @@ impl OtaHandle {
                 request_reboot(&self.0.s.data).await;
             }
             (OnBoot::Ended(ending), Some(p)) => self.ended(ending, &p).await?,
-            (OnBoot::Gate, Some(p)) => self.gate(p, cancel).await?,
+            (OnBoot::Gate, Some(p)) => self.gate(p, cancel.clone()).await?,
             (_, None) => {}
         }
+        // Done for this start. Returning would have the supervisor run it again (as it does
+        // after an error, which is how a failed mark-good is retried).
+        cancel.cancelled().await;
         Ok(())
     }
 
