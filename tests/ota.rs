@@ -172,3 +172,57 @@ fn an_interrupted_download_resumes_by_range() {
     assert!(!store.join(format!("{wrong}.part")).exists());
     assert!(!store.join(format!("{wrong}.raucb")).exists());
 }
+
+/// Release tooling: a bundle built and signed by a build key is signed anew with the release
+/// key (`ota sign`, RAUC's resign); the device's keyring (the release certificate) then takes
+/// it, and the build key's signature no longer checks out against it. A wrong `--keyring`
+/// for the input is refused.
+#[test]
+fn ota_sign_moves_a_bundle_onto_the_release_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let build = key_pair(d, "build");
+    let release = key_pair(d, "release");
+    let input = bundle(d, &build, "camvault-qemu-arm64", "3.0.0", 0);
+    let out = d.join("signed.raucb");
+    let sign = |keyring: &Path, out: &Path| {
+        run(camvault()
+            .args(["ota", "sign", "--cert"])
+            .arg(&release.0)
+            .arg("--key")
+            .arg(&release.1)
+            .arg("--keyring")
+            .arg(keyring)
+            .arg(&input)
+            .arg(out))
+    };
+    let r = sign(&build.0, &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["signature"], "ok", "{v}");
+    assert_eq!(v["manifest"]["version"], "3.0.0", "{v}");
+
+    let check = |keyring: &Path, b: &Path| {
+        run(camvault()
+            .args(["ota", "verify", "--keyring"])
+            .arg(keyring)
+            .arg(b))
+    };
+    let r = check(&release.0, &out);
+    assert!(
+        r.stdout.contains("\"signature\": \"ok\""),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = check(&build.0, &out);
+    assert!(
+        r.stderr.contains("signature does not check out"),
+        "{}",
+        r.stderr
+    );
+
+    let wrong = sign(&release.0, &d.join("never.raucb"));
+    assert_ne!(wrong.code, 0, "the input is not signed under that keyring");
+    assert!(!d.join("never.raucb").exists());
+}

@@ -1,4 +1,5 @@
-//! `camvault ota verify|install`: a bundle checked by hand, or installed by hand.
+//! `camvault ota sign|verify|install`: a bundle signed with the release key, checked by hand,
+//! or installed by hand.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,21 @@ use crate::ota::{self, HighestEpoch};
 
 #[derive(clap::Subcommand)]
 pub enum OtaCmd {
+    /// Sign a bundle with a release key pair (release tooling; RAUC's `resign`)
+    Sign {
+        bundle: PathBuf,
+        /// Where the signed bundle goes
+        out: PathBuf,
+        /// The signing certificate (PEM); the devices' keyring must hold it or its CA
+        #[arg(long)]
+        cert: PathBuf,
+        /// The signing key (PEM)
+        #[arg(long)]
+        key: PathBuf,
+        /// The keyring the bundle is signed under now, checked first [default: not checked]
+        #[arg(long)]
+        keyring: Option<PathBuf>,
+    },
     /// Check a bundle's signature against the keyring and whether this device would take it
     Verify {
         bundle: PathBuf,
@@ -43,6 +59,18 @@ pub fn run(
     settings: impl FnOnce() -> Result<Settings, Failure>,
 ) -> Result<(), Failure> {
     match cmd {
+        OtaCmd::Sign {
+            bundle,
+            out,
+            cert,
+            key,
+            keyring,
+        } => {
+            ota::resign(&bundle, &out, &cert, &key, keyring.as_deref())
+                .map_err(Failure::runtime)?;
+            let manifest = ota::verify(&out, &cert).map_err(Failure::runtime)?;
+            print::json(&json!({ "bundle": out, "signature": "ok", "manifest": manifest }))
+        }
         OtaCmd::Verify {
             bundle,
             keyring,

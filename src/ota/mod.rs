@@ -17,7 +17,7 @@ pub use agent::{Offer, OtaHandle, request_reboot, spawn};
 pub use bundle::verify;
 pub use manifest::Manifest;
 pub use policy::{Refusal, Running, check};
-pub use rauc::{HighestEpoch, install, installed_version, running};
+pub use rauc::{HighestEpoch, install, installed_version, resign, running};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtaError {

@@ -77,6 +77,36 @@ pub fn install(bundle: &Path) -> Result<(), OtaError> {
     tool("rauc", &["install".as_ref(), bundle.as_os_str()], b"").map(|_| ())
 }
 
+/// Signs a bundle anew with `cert`/`key` (RAUC's `resign`, for release tooling): the input is
+/// checked against `keyring` when one is given, the output against `cert`.
+pub fn resign(
+    bundle: &Path,
+    out: &Path,
+    cert: &Path,
+    key: &Path,
+    keyring: Option<&Path>,
+) -> Result<(), OtaError> {
+    let opt = |name: &str, p: &Path| {
+        let mut s = std::ffi::OsString::from(format!("--{name}="));
+        s.push(p);
+        s
+    };
+    let mut args = vec![std::ffi::OsString::from("resign")];
+    match keyring {
+        Some(k) => args.push(opt("keyring", k)),
+        None => args.push("--no-verify".into()),
+    }
+    args.extend([
+        opt("cert", cert),
+        opt("key", key),
+        opt("signing-keyring", cert),
+        bundle.as_os_str().to_owned(),
+        out.as_os_str().to_owned(),
+    ]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    tool("rauc", &args, b"").map(|_| ())
+}
+
 /// The highest security epoch this device has committed: a number in a file in `data`, so
 /// it outlives both slots.
 pub struct HighestEpoch(pub PathBuf);
