@@ -24,7 +24,7 @@ demo:
 
 ## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
 test: deps lint cross-aarch64
-	CAMVAULT_FUZZ_SECONDS=20 AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	FUZZ_SECONDS=20 AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
 	$(MAKE) --no-print-directory vm-test MACHINE=qemu-arm64
 	$(MAKE) --no-print-directory security
 
@@ -76,14 +76,14 @@ vm-test: image
 ## The fuzz campaign: every parser of outside bytes (src/fuzz.rs), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 300
 fuzz:
-	CAMVAULT_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
 ## Long runs: power cuts (kill -9 of qemu) at random moments of updates, CUTS of them
 ## (about 5 minutes each under TCG; CUTS=10 for an hour); the tally goes to target/ota-power-tally.txt.
 CUTS ?= 100
 soak: export CAMVAULT_ZSTD_LEVEL ?= 3
 soak: image
-	CAMVAULT_OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture
+	OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,7 @@
 //! or plain random bytes. The property is the one a hostile peer tests: no panic, and no
 //! hang (the budget is wall time; a hang shows as a test that never ends).
 //!
-//! `CAMVAULT_FUZZ_SECONDS` per target: 2 by default, 20 in `make test`, 300 in `make fuzz`.
+//! `FUZZ_SECONDS` per target: 2 by default, 20 in `make test`, 300 in `make fuzz`.
 //! A crash found here becomes an example in the parser's own unit tests.
 
 use std::path::Path;
@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 fn budget() -> Duration {
-    let s = std::env::var("CAMVAULT_FUZZ_SECONDS")
+    let s = std::env::var("FUZZ_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);

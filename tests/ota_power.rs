@@ -3,8 +3,8 @@
 //! random moment of each: during the download, the checks, RAUC's install, the reboot or the
 //! commit gate. After each cut the VM boots again and must settle on a slot that is marked
 //! good, runs one of the releases (old or new, never neither), has no update left in flight,
-//! and records. `make soak` runs it (`CAMVAULT_OTA_CUTS`, default 10) and writes a tally to
-//! `target/ota-power-tally.txt`. The seed is printed; `CAMVAULT_OTA_SEED` replays a run.
+//! and records. `make soak` runs it (`OTA_CUTS`, default 10) and writes a tally to
+//! `target/ota-power-tally.txt`. The seed is printed; `OTA_SEED` replays a run.
 
 mod common;
 
@@ -23,15 +23,15 @@ fn env_num(name: &str, default: u64) -> u64 {
 
 #[test]
 fn power_cuts_during_updates_always_leave_a_good_recording_slot() {
-    let cuts = env_num("CAMVAULT_OTA_CUTS", 10);
+    let cuts = env_num("OTA_CUTS", 10);
     let mut seed = env_num(
-        "CAMVAULT_OTA_SEED",
+        "OTA_SEED",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs(),
     );
-    eprintln!("CAMVAULT_OTA_SEED={seed} CAMVAULT_OTA_CUTS={cuts}");
+    eprintln!("OTA_SEED={seed} OTA_CUTS={cuts}");
     let mut random = move |below: u64| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
