@@ -15,21 +15,8 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
     let broker = Broker::start(dir.path(), None);
-    let disk = dir.path().join("disk.img");
-    let r = run(Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(image())
-        .arg(&disk));
-    assert_eq!(r.code, 0, "{}", r.stderr);
     // Flashed onto a card larger than the image: `data` grows into the rest on first boot.
-    let r = run(Command::new("truncate").args(["-s", "+2G"]).arg(&disk));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let key = dir.path().join("id_ed25519");
-    let r = run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (disk, key, public) = vm_card(dir.path(), "+2G");
 
     // What a user writes onto the card from a PC: the config, a secret by bare name, a key.
     let config = format!(

@@ -42,20 +42,7 @@ fn power_cuts_during_updates_always_leave_a_good_recording_slot() {
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
     let broker = Broker::start(dir.path(), None);
-    let disk = dir.path().join("disk.img");
-    let r = run(Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(image())
-        .arg(&disk));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(Command::new("truncate").args(["-s", "+1G"]).arg(&disk));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let key = dir.path().join("id_ed25519");
-    let r = run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (disk, key, public) = vm_card(dir.path(), "+1G");
     let config = format!(
         "[device]\nid = \"cv-power\"\n\n[recording]\nsegment_seconds = 10\nfragment_seconds = 1\n\n\
          [[camera]]\nname = \"pattern\"\nsource = \"test:\"\n\n\

@@ -88,6 +88,27 @@ pub struct OtaArgs {
     pub signature: Option<String>,
 }
 
+impl OtaArgs {
+    /// The update these arguments offer (`None`: the last announcement), checked by the
+    /// same rules as an `ota/latest` announcement.
+    pub fn offer(&self) -> Result<Option<crate::ota::Offer>, String> {
+        match (&self.url, &self.sha256, &self.version) {
+            (None, None, None) => Ok(None),
+            (Some(url), Some(sha256), Some(version)) => {
+                let offer = crate::ota::Offer {
+                    version: version.clone(),
+                    url: url.clone(),
+                    sha256: sha256.clone(),
+                    release_url: None,
+                };
+                offer.validate().map_err(|e| e.to_string())?;
+                Ok(Some(offer))
+            }
+            _ => Err("give `url`, `sha256` and `version` together, or none of them".to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
@@ -190,27 +211,7 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::Ota(a) => match (&a.url, &a.sha256, &a.version) {
-                (None, None, None) => Ok(()),
-                (Some(url), Some(sha256), Some(version)) => {
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err("`url` must be http(s)://".to_string());
-                    }
-                    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                        return Err("`sha256` must be 64 hex digits".to_string());
-                    }
-                    if version.is_empty()
-                        || version.len() > 64
-                        || version.chars().any(char::is_control)
-                    {
-                        return Err("`version` must be 1 to 64 printable characters".to_string());
-                    }
-                    Ok(())
-                }
-                _ => {
-                    Err("give `url`, `sha256` and `version` together, or none of them".to_string())
-                }
-            },
+            Command::Ota(a) => a.offer().map(|_| ()),
             _ => Ok(()),
         }
     }

@@ -16,7 +16,7 @@ pub use command::{
 pub use server::{MAX_REQUEST_BYTES, bind, serve};
 
 use crate::health::{DeviceEvent, Health, MediaReady};
-use crate::ota::{Offer, OtaHandle};
+use crate::ota::OtaHandle;
 use crate::recorder::{MediaFile, RecorderHandle};
 use crate::relay::RelayHandle;
 use crate::store::MediaKind;
@@ -173,15 +173,7 @@ impl Dispatcher {
                 let ota = self.ota.as_ref().ok_or(CommandError::Off(
                     "updates need the camvault image (RAUC's /etc/rauc/system.conf is missing)",
                 ))?;
-                let offer = match (a.url, a.sha256, a.version) {
-                    (Some(url), Some(sha256), Some(version)) => Some(Offer {
-                        version,
-                        url,
-                        sha256,
-                        release_url: None,
-                    }),
-                    _ => None,
-                };
+                let offer = a.offer().map_err(CommandError::Invalid)?;
                 Ok(ota.start(offer).await?)
             }
             Command::Discover => {

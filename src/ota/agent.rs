@@ -137,11 +137,8 @@ impl OtaHandle {
     /// A retained `ota/latest` announcement: Home Assistant shows it as the latest version.
     pub fn announce(&self, offer: Offer) -> Result<(), OtaError> {
         offer.validate()?;
-        let mut st = self.0.status.lock().clone();
-        st.latest_version = offer.version.clone();
-        st.release_url = offer.release_url.clone();
+        self.show_offer(&offer);
         *self.0.latest.lock() = Some(offer);
-        self.publish(st);
         Ok(())
     }
 
@@ -155,7 +152,6 @@ impl OtaHandle {
             Some(o) => o,
             None => return Err(OtaError::NoOffer),
         };
-        offer.validate()?;
         let manifest = match self.fetch_and_check(&offer).await {
             Ok(m) => m,
             Err(e) => {
@@ -193,7 +189,7 @@ impl OtaHandle {
     }
 
     async fn fetch_and_check(&self, offer: &Offer) -> Result<(super::Manifest, PathBuf), OtaError> {
-        self.announce_version(offer);
+        self.show_offer(offer);
         self.phase(OtaPhase::Downloading, Some(0), None);
         let dir = self.0.s.data.ota();
         let mut last = 0u8;
@@ -467,12 +463,11 @@ impl OtaHandle {
         Ok(())
     }
 
-    fn announce_version(&self, offer: &Offer) {
+    /// The offered version (and its release notes' URL) as Home Assistant's latest.
+    fn show_offer(&self, offer: &Offer) {
         let mut st = self.0.status.lock().clone();
         st.latest_version = offer.version.clone();
-        if offer.release_url.is_some() {
-            st.release_url = offer.release_url.clone();
-        }
+        st.release_url = offer.release_url.clone();
         self.publish(st);
     }
 

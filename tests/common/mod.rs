@@ -794,6 +794,25 @@ pub fn make_certs(dir: &Path) {
 
 /// nginx as a TLS terminator in front of a plain-http server (Garage), with a certificate of
 /// a private test CA (`ca_pem`). One process (no workers), stopped with its group.
+/// nginx in the foreground of its own process group with `conf`, once it listens on `port`.
+fn nginx(dir: &Path, conf: &Path, what: &str, port: u16) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("nginx")
+        .process_group(0)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx (make test installs it)");
+    wait_for(what, Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    child
+}
+
 pub struct TlsProxy {
     child: std::process::Child,
     pub port: u16,
@@ -802,7 +821,6 @@ pub struct TlsProxy {
 
 impl TlsProxy {
     pub fn start(dir: &Path, upstream: u16) -> TlsProxy {
-        use std::os::unix::process::CommandExt;
         let certs = dir.join("certs");
         make_certs(&certs);
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
@@ -824,19 +842,7 @@ impl TlsProxy {
                 c = certs.display(),
             ),
         );
-        let child = Command::new("nginx")
-            .process_group(0)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nginx (make test installs it)");
-        wait_for("the TLS proxy", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let child = nginx(dir, &conf, "the TLS proxy", port);
         TlsProxy {
             child,
             port,
@@ -862,7 +868,6 @@ pub struct FileServer {
 
 impl FileServer {
     pub fn start(dir: &Path, root: &Path, rate: u64) -> FileServer {
-        use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let port = free_port();
         let conf = dir.join("files-nginx.conf");
@@ -881,19 +886,7 @@ impl FileServer {
                 root = root.display(),
             ),
         );
-        let child = Command::new("nginx")
-            .process_group(0)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nginx (make test installs it)");
-        wait_for("the file server", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let child = nginx(dir, &conf, "the file server", port);
         FileServer { child, port, log }
     }
 

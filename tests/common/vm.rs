@@ -62,6 +62,27 @@ pub fn boot_partition_files(disk: &Path) -> String {
     run(Command::new("mdir").args(["-b", "-i", &at, "::/"])).stdout
 }
 
+/// A card for the VM in `dir`: a copy of the image on a card `grow` larger (`truncate -s`
+/// syntax, `+2G`), so `data` grows into the rest on first boot; and an SSH key pair for root.
+/// Returns (disk, private key, public key text).
+pub fn vm_card(dir: &Path, grow: &str) -> (PathBuf, PathBuf, String) {
+    let disk = dir.join("disk.img");
+    let r = run(Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(image())
+        .arg(&disk));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(Command::new("truncate").args(["-s", grow]).arg(&disk));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = dir.join("id_ed25519");
+    let r = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (disk, key, public)
+}
+
 /// The VM: its console goes to a file; SSH (root, key only) is forwarded to a host port.
 pub struct Vm {
     pub child: Child,
@@ -227,7 +248,18 @@ pub struct Ota {
     pub good: Offered,
 }
 
-pub fn sha256_of(path: &Path) -> String {
+/// `bundle` copied into the file server's folder, as `cmd/ota` will name it.
+fn offer_in(www: &Path, bundle: &Path, version: &str) -> Offered {
+    let name = bundle.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::copy(bundle, www.join(&name)).unwrap();
+    Offered {
+        sha256: sha256_of(bundle),
+        name,
+        version: version.to_string(),
+    }
+}
+
+fn sha256_of(path: &Path) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(std::fs::read(path).unwrap()))
 }
@@ -250,26 +282,20 @@ impl Ota {
         std::fs::create_dir_all(&www).unwrap();
         let v = camvault::VERSION;
         let (v2, vb, v3) = (format!("{v}.1"), format!("{v}.2"), format!("{v}.3"));
-        let good = make_bundle(&v2, 1, None);
+        let good = offer_in(&www, &make_bundle(&v2, 1, None), &v2);
         // 4 MiB/s: slow enough to cut the first download part way.
         let server = FileServer::start(&dir, &www, 4 << 20);
-        let mut ota = Ota {
+        Ota {
             dir: dir.clone(),
             www,
             server,
             broker_port: broker.port,
             id: id.to_string(),
-            v2: v2.clone(),
+            v2,
             v3,
             vb,
-            good: Offered {
-                name: String::new(),
-                sha256: String::new(),
-                version: String::new(),
-            },
-        };
-        ota.good = ota.offer(&good, &v2);
-        ota
+            good,
+        }
     }
 
     /// A release whose ffmpeg runs but fails, so no camera can record.
@@ -305,13 +331,7 @@ impl Ota {
     }
 
     pub fn offer(&self, bundle: &Path, version: &str) -> Offered {
-        let name = bundle.file_name().unwrap().to_string_lossy().into_owned();
-        std::fs::copy(bundle, self.www.join(&name)).unwrap();
-        Offered {
-            sha256: sha256_of(bundle),
-            name,
-            version: version.to_string(),
-        }
+        offer_in(&self.www, bundle, version)
     }
 
     /// A small bundle (4 MiB slot): enough for every refusal, which comes before a write.
