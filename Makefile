@@ -35,7 +35,7 @@ check: lint
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets --test image --test ota_power -- -D warnings
+	$(CARGO) clippy --locked --all-targets --test image --test ota_power --test power_cut -- -D warnings
 
 deps:
 	./scripts/deps.sh
@@ -67,22 +67,28 @@ image: cross-aarch64
 bundle:
 	./flash/bundle.sh "$(MACHINE)" "$(VERSION)" "$(EPOCH)"
 
-## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes);
-## `make test` runs it last.
+## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes),
+## then power cuts while it records (tests/power_cut.rs, POWER_CUTS of them, about a minute
+## each); `make test` runs it last.
+POWER_CUTS ?= 10
 vm-test: export CAMVAULT_ZSTD_LEVEL ?= 3
 vm-test: image
 	$(CARGO) test --locked --test image -- --nocapture
+	POWER_CUTS=$(POWER_CUTS) $(CARGO) test --locked --test power_cut -- --nocapture
 
 ## The fuzz campaign: every parser of outside bytes (src/fuzz.rs), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 300
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
-## Long runs: power cuts (kill -9 of qemu) at random moments of updates, CUTS of them
-## (about 5 minutes each under TCG; CUTS=10 for an hour); the tally goes to target/ota-power-tally.txt.
+## Long runs: SOAK_CUTS power cuts while recording (about a minute each; tally in
+## target/power-cut-tally.txt), then CUTS power cuts during updates (about 5 minutes each;
+## tally in target/ota-power-tally.txt).
+SOAK_CUTS ?= 200
 CUTS ?= 100
 soak: export CAMVAULT_ZSTD_LEVEL ?= 3
 soak: image
+	POWER_CUTS=$(SOAK_CUTS) $(CARGO) test --locked --test power_cut -- --nocapture
 	OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture
 
 clean:

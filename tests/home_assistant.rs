@@ -263,6 +263,8 @@ fn home_assistant_sees_drives_and_loses_the_device() {
             Some("kbit/s"),
         ),
         (entity("sensor", "front_frame_loss"), "number", Some("%")),
+        // The gap telemetry: seconds of the last 24 h without footage.
+        (entity("sensor", "front_missing_24h"), "number", Some("s")),
         (entity("sensor", "front_last_segment"), "timestamp", None),
         (entity("button", "front_snapshot"), "any", None),
         (entity("button", "front_clip"), "any", None),

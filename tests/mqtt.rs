@@ -161,6 +161,7 @@ fn availability_state_discovery_and_the_last_will() {
         "frame_loss_percent",
         "last_segment_end",
         "restarts",
+        "missing_seconds_24h",
     ] {
         assert!(
             s["cameras"]["front"].get(key).is_some(),
@@ -201,6 +202,7 @@ fn availability_state_discovery_and_the_last_will() {
             ("sensor", "fps"),
             ("sensor", "bitrate"),
             ("sensor", "frame_loss"),
+            ("sensor", "missing_24h"),
             ("sensor", "last_segment"),
             ("event", "media"),
         ] {

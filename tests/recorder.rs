@@ -175,7 +175,18 @@ fn a_camera_that_goes_away_backs_off_and_comes_back() {
         state(&cfg) == "recording"
     });
 
+    let missing = |cfg: &Path| {
+        status(cfg)["cameras"]["door"]["missing_seconds_24h"]
+            .as_i64()
+            .unwrap()
+    };
+    let missing_before = missing(&cfg);
+    assert!(
+        missing_before <= 5,
+        "only the start is missing: {missing_before} s"
+    );
     cam.kill();
+    let away = Instant::now();
     let t = Instant::now();
     wait_for(
         "backoff after the camera died",
@@ -191,6 +202,16 @@ fn a_camera_that_goes_away_backs_off_and_comes_back() {
         state(&cfg) == "recording"
     });
     eprintln!("recording again after {:?}", t.elapsed());
+    // The gap telemetry counts the time away (the fragment lost at the kill included).
+    let (gap, away) = (
+        missing(&cfg) - missing_before,
+        away.elapsed().as_secs() as i64,
+    );
+    eprintln!("gap telemetry: {gap} s missing for {away} s away");
+    assert!(
+        gap >= away - 3 && gap <= away + 3,
+        "{gap} s missing for {away} s away"
+    );
     let restarts = status(&cfg)["cameras"]["door"]["restarts"]
         .as_u64()
         .unwrap();

@@ -401,3 +401,42 @@ fn closing_makes_other_handles_fail_cleanly() {
         Err(StoreError::Closed)
     ));
 }
+
+/// The gap telemetry's source: how much of a window a camera's footage covers. Footage
+/// uploaded and then deleted counts (it exists, in the bucket); footage evicted before its
+/// upload does not; the window starts when the camera was added.
+#[test]
+fn footage_covered_counts_what_still_exists_since_the_camera_was_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("camvault.db");
+    Store::open(&path).unwrap().close().unwrap();
+    let t = 1_800_000_000_000i64;
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO camera (id, name, source_kind, enabled, created_ms) VALUES (1, 'front', 'rtsp', 1, {t});
+         INSERT INTO segment (camera_id, path, start_ms, end_ms, duration_ms, bytes, state, delete_reason) VALUES
+           (1, 'a', {t}, {a}, 600000, 1, 'closed', NULL),
+           (1, 'b', {a}, {b}, 600000, 1, 'deleted', 'uploaded'),
+           (1, 'c', {b}, {c}, 600000, 1, 'deleted', 'data-loss'),
+           (1, 'd', {c}, {d}, 600000, 1, 'quarantined', NULL),
+           (1, 'e', {d}, {e}, 600000, 1, 'closed', NULL);",
+        a = t + 600_000,
+        b = t + 1_200_000,
+        c = t + 1_800_000,
+        d = t + 2_400_000,
+        e = t + 3_000_000,
+    ))
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    let from = Utc.timestamp_millis_opt(t - 3_600_000).unwrap();
+    // The window ends half way through the last segment.
+    let to = Utc.timestamp_millis_opt(t + 2_700_000).unwrap();
+    let got = store
+        .blocking_read(move |db| db.footage_covered(from, to))
+        .unwrap();
+    let front = got["front"];
+    assert_eq!(front.counted_from, Utc.timestamp_millis_opt(t).unwrap());
+    assert_eq!(front.covered_ms, 600_000 + 600_000 + 300_000);
+    store.close().unwrap();
+}

@@ -111,8 +111,8 @@ pub fn status(s: &Status) {
         return;
     }
     println!(
-        "{:<16} {:<10} {:>8} {:>10} {:>8}  last segment end",
-        "camera", "state", "segments", "size", "restarts"
+        "{:<16} {:<10} {:>8} {:>10} {:>8} {:>11}  last segment end",
+        "camera", "state", "segments", "size", "restarts", "missing 24h"
     );
     for (name, c) in &s.cameras {
         let state = serde_json::to_value(c.state)
@@ -126,10 +126,11 @@ pub fn status(s: &Status) {
             format!("{state} (off)")
         };
         println!(
-            "{name:<16} {state:<10} {:>8} {:>10} {:>8}  {}",
+            "{name:<16} {state:<10} {:>8} {:>10} {:>8} {:>11}  {}",
             c.segments,
             bytes(c.bytes),
             c.restarts,
+            format!("{} s", c.missing_seconds_24h),
             time(c.last_segment_end)
         );
         if let Some(f) = &c.current_file {

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod board;
 pub mod events;
+mod gaps;
 mod ota;
 mod status;
 mod system;

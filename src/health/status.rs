@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::Alert;
 use crate::config::{Config, Destination};
-use crate::store::{CameraSummary, Db, DeletionCounts, QueueSummary, Store, StoreError};
+use crate::store::{CameraSummary, Covered, Db, DeletionCounts, QueueSummary, Store, StoreError};
 
 /// `state.cameras.<name>.state` in the MQTT contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +56,9 @@ pub struct CameraStatus {
     pub segments: i64,
     pub bytes: i64,
     pub last_segment_end: Option<DateTime<Utc>>,
+    /// Seconds of the last 24 hours without footage (since the camera was added, if later).
+    #[serde(default)]
+    pub missing_seconds_24h: i64,
     /// The segment being written, relative to data_dir.
     pub current_file: Option<String>,
 }
@@ -177,6 +180,8 @@ pub struct CameraLive {
     pub frame_loss_percent: f64,
     /// Relative to data_dir.
     pub current_file: Option<String>,
+    /// When the segment being written began.
+    pub open_since: Option<DateTime<Utc>>,
 }
 
 impl CameraLive {
@@ -188,6 +193,7 @@ impl CameraLive {
             bitrate_kbps: 0.0,
             frame_loss_percent: 0.0,
             current_file: None,
+            open_since: None,
         }
     }
 }
@@ -200,6 +206,7 @@ pub(super) struct StoreFacts {
     pending: Option<QueueSummary>,
     deletions: DeletionCounts,
     media_bytes_24h: i64,
+    covered: BTreeMap<String, Covered>,
 }
 
 impl StoreFacts {
@@ -215,6 +222,7 @@ impl StoreFacts {
             },
             deletions: db.deletions_since(since)?,
             media_bytes_24h: db.media_bytes_since(since)?,
+            covered: db.footage_covered(now - super::gaps::window(), now)?,
         })
     }
 }
@@ -275,6 +283,7 @@ pub(super) fn assemble(
         pending,
         deletions,
         media_bytes_24h,
+        covered,
     } = facts;
     let cameras = live
         .iter()
@@ -292,6 +301,9 @@ pub(super) fn assemble(
                 segments: s.segments,
                 bytes: s.bytes,
                 last_segment_end: s.last_segment_end,
+                missing_seconds_24h: covered
+                    .get(name)
+                    .map_or(0, |c| super::gaps::missing_ms(*c, l.open_since, now) / 1000),
                 current_file: l.current_file.clone(),
             };
             (name.clone(), st)

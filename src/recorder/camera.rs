@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::layout::{self, fsync_file_and_dir, relative_path};
+use super::layout::{self, fsync_file_and_dir, relative_path, sync_growing};
 use super::{Ctx, RecorderError, SegmentEvent, recovery};
 use crate::base::{Backoff, HEALTHY_AFTER};
 use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
@@ -76,6 +76,7 @@ impl CameraTask {
         self.live.state = state;
         if state != CameraState::Recording {
             self.live.current_file = None;
+            self.live.open_since = None;
             (
                 self.live.fps,
                 self.live.bitrate_kbps,
@@ -254,6 +255,7 @@ impl CameraTask {
             stats: Stats::default(),
             anchor: None,
             current: None,
+            synced: None,
             closed_bytes: 0,
             last_error: String::new(),
         };
@@ -282,6 +284,7 @@ impl CameraTask {
                         self.drain(&mut run, &mut stdout).await?;
                         return Err(RecorderError::Stalled(since.as_secs()));
                     }
+                    sync_open(&mut run).await;
                     if self.live.state == CameraState::Recording {
                         let f = run.stats.figures();
                         (self.live.fps, self.live.bitrate_kbps, self.live.frame_loss_percent) = (f.fps, f.bitrate_kbps, f.frame_loss_percent);
@@ -350,6 +353,9 @@ impl CameraTask {
                     .strip_prefix(self.ctx.data_dir.root())
                     .ok()
                     .map(|p| p.display().to_string());
+                self.live.open_since = std::path::Path::new(&path)
+                    .file_name()
+                    .and_then(|f| layout::parse_name(self.name(), &f.to_string_lossy()));
                 self.publish();
                 run.current = Some(path.into());
             }
@@ -422,8 +428,32 @@ struct Run {
     stats: Stats,
     anchor: Option<DateTime<Utc>>,
     current: Option<std::path::PathBuf>,
+    /// The open segment and how many of its bytes are known to be on the card.
+    synced: Option<(std::path::PathBuf, u64)>,
     closed_bytes: u64,
     last_error: String,
+}
+
+/// A power cut drops the page cache, and with it whatever ffmpeg wrote that the kernel has
+/// not yet written back (up to half a minute of it). Flushing the open segment each second it
+/// grew bounds the loss to the fragment being written plus that second.
+async fn sync_open(run: &mut Run) {
+    let Some(path) = run.current.clone() else {
+        return;
+    };
+    let (with_dir, synced) = match &run.synced {
+        Some((p, n)) if *p == path => (false, *n),
+        _ => (true, 0),
+    };
+    let p = path.clone();
+    match tokio::task::spawn_blocking(move || sync_growing(&p, synced, with_dir)).await {
+        Ok(Ok(len)) => run.synced = Some((path, len)),
+        // Closed and renamed meanwhile, or not created yet: the close path syncs it.
+        Ok(Err(e)) => {
+            tracing::debug!(file = %path.display(), error = %e, "flushing the open segment")
+        }
+        Err(_) => {}
+    }
 }
 
 fn secs(s: f64) -> CDuration {

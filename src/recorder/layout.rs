@@ -71,6 +71,22 @@ pub fn fsync_file_and_dir(path: &Path) -> std::io::Result<u64> {
     Ok(len)
 }
 
+/// Flushes a segment ffmpeg is still writing, when it grew past the `synced` bytes already
+/// flushed (and, the first time, the folder entry naming it). Returns its length.
+pub fn sync_growing(path: &Path, synced: u64, with_dir: bool) -> std::io::Result<u64> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > synced {
+        f.sync_data()?;
+    }
+    if with_dir {
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+    }
+    Ok(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

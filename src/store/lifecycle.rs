@@ -1,6 +1,8 @@
 //! Clips, snapshots and the retention journal: what retention reads to decide, and the
 //! mark → remove file → finish steps it takes to delete.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
@@ -36,6 +38,14 @@ pub struct DeletionCounts {
 
 /// A closed segment's (path, start, end).
 pub type Footage = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// How much of a window one camera's footage covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covered {
+    /// The window's start for this camera: later than asked when it was added since.
+    pub counted_from: DateTime<Utc>,
+    pub covered_ms: i64,
+}
 
 impl Db {
     /// Registers a finished clip or snapshot (fsynced by the caller).
@@ -148,6 +158,36 @@ impl Db {
             [to_ms(since)],
             |r| r.get(0),
         )?)
+    }
+
+    /// Per camera, how much of [from, to] its footage covers (ms), and from when it counts:
+    /// `from`, or the moment the camera was added if later. Footage uploaded and then deleted
+    /// still exists; footage evicted unuploaded (`data-loss`) or vanished (`missing`) does not.
+    pub fn footage_covered(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Covered>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.name, max(c.created_ms, ?1),
+                    coalesce(sum(max(0, min(s.end_ms, ?2) - max(s.start_ms, c.created_ms, ?1))), 0)
+               FROM camera c LEFT JOIN segment s
+                 ON s.camera_id = c.id AND s.kind = 'continuous' AND s.end_ms > ?1
+                AND s.start_ms < ?2 AND s.state IN ('closed', 'deleted')
+                AND (s.delete_reason IS NULL OR s.delete_reason NOT IN ('data-loss', 'missing'))
+              WHERE c.retired_ms IS NULL
+              GROUP BY c.id",
+        )?;
+        let rows = stmt.query_map([to_ms(from), to_ms(to)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Covered {
+                    counted_from: from_ms(r.get(1)?),
+                    covered_ms: r.get(2)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Closed segments of a camera overlapping [from, to], oldest first: (path, start, end).

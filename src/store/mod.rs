@@ -37,7 +37,7 @@ pub use db::Db;
 pub use error::{CommitError, StoreError};
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};
 pub use keys::QueuePolicy;
-pub use lifecycle::{DeletionCounts, StoredFile};
+pub use lifecycle::{Covered, DeletionCounts, StoredFile};
 pub use model::*;
 pub use relay::RelayProgress;
 

@@ -560,6 +560,8 @@ fn strip_part_counts(resp: &[u8]) -> Vec<u8> {
 pub struct FaultProxy {
     pub port: u16,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    /// What the server answered, as (method, target, status), once its answer was read whole.
+    answered: std::sync::Arc<std::sync::Mutex<Vec<(String, String, u16)>>>,
 }
 
 impl FaultProxy {
@@ -597,6 +599,8 @@ impl FaultProxy {
         let port = listener.local_addr().unwrap().port();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let l2 = log.clone();
+        let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let a2 = answered.clone();
         std::thread::spawn(move || {
             let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
             for conn in listener.incoming().flatten() {
@@ -610,6 +614,7 @@ impl FaultProxy {
                     None
                 };
                 let log = l2.clone();
+                let answered = a2.clone();
                 let corrupt = corrupt.clone();
                 std::thread::spawn(move || {
                     let mut client = conn;
@@ -628,6 +633,7 @@ impl FaultProxy {
                         first.next().unwrap_or("").to_string(),
                         first.next().unwrap_or("").to_string(),
                     );
+                    let asked = (method.clone(), target.clone());
                     let len: usize = text
                         .lines()
                         .find_map(|l| {
@@ -702,7 +708,14 @@ impl FaultProxy {
                         return;
                     }
                     let mut resp = Vec::new();
-                    let _ = up.read_to_end(&mut resp);
+                    if up.read_to_end(&mut resp).is_ok() {
+                        let status = String::from_utf8_lossy(&resp[..resp.len().min(16)])
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(0);
+                        answered.lock().unwrap().push((asked.0, asked.1, status));
+                    }
                     if strip_counts {
                         resp = strip_part_counts(&resp);
                     }
@@ -710,11 +723,20 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { port, log }
+        FaultProxy {
+            port,
+            log,
+            answered,
+        }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The requests the server answered, as (method, target, HTTP status).
+    pub fn answered(&self) -> Vec<(String, String, u16)> {
+        self.answered.lock().unwrap().clone()
     }
 }
 

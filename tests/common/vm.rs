@@ -92,7 +92,14 @@ pub struct Vm {
 }
 
 impl Vm {
+    /// A VM whose disk writes land in the host's page cache (`cache=unsafe`): fast, and a
+    /// kill of qemu still keeps every write the guest issued.
     pub fn boot(disk: &Path, dir: &Path, key: &Path) -> Vm {
+        Vm::boot_with(disk, dir, key, "unsafe")
+    }
+
+    /// `cache` is qemu's `-drive cache=` mode.
+    pub fn boot_with(disk: &Path, dir: &Path, key: &Path, cache: &str) -> Vm {
         let qemu = tool("scripts/qemu-system.sh");
         let share = qemu.parent().unwrap().join("../share/qemu");
         let ssh_port = free_port();
@@ -113,7 +120,7 @@ impl Vm {
             .args(["-bios", "/usr/lib/u-boot/qemu_arm64/u-boot.bin"])
             .arg("-drive")
             .arg(format!(
-                "if=virtio,file={},format=raw,cache=unsafe",
+                "if=virtio,file={},format=raw,cache={cache}",
                 disk.display()
             ))
             .arg("-netdev")
@@ -217,6 +224,60 @@ impl Vm {
             );
             std::thread::sleep(Duration::from_secs(3));
         }
+    }
+}
+
+impl Vm {
+    /// Cuts the power: SIGKILL to qemu, which loses the guest's RAM (its page cache with every
+    /// write not yet issued to the disk) and any write in flight. Returns the moment of the
+    /// cut on the guest's clock (ms since the epoch): a shell kept open in the guest answers
+    /// its time, and the kill follows the answer within milliseconds.
+    pub fn cut(&mut self) -> i64 {
+        use std::io::{BufRead, Write};
+        let mut clock = Command::new("ssh")
+            .arg("-i")
+            .arg(&self.key)
+            .args(["-p", &self.ssh_port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "root@127.0.0.1",
+            ])
+            .arg("while read -r _; do date +%s%N; done")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = clock.stdin.take().unwrap();
+        let mut output = std::io::BufReader::new(clock.stdout.take().unwrap());
+        // The first answer pays for the shell's start; the second is the one that counts.
+        let mut guest_ns = 0i128;
+        for _ in 0..2 {
+            input.write_all(b"\n").unwrap();
+            input.flush().unwrap();
+            let mut line = String::new();
+            output.read_line(&mut line).unwrap();
+            guest_ns = line
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("guest clock: {line:?}"));
+        }
+        let answered = Instant::now();
+        let _ = self.child.kill();
+        let killed = answered.elapsed();
+        let _ = self.child.wait();
+        let _ = clock.kill();
+        let _ = clock.wait();
+        (guest_ns / 1_000_000) as i64 + killed.as_millis() as i64
     }
 }
 

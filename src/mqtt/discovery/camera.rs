@@ -78,6 +78,15 @@ pub(super) fn entities(d: &Discovery, cam: &str) -> Vec<Entity> {
             None,
         )
         .icon("mdi:image-broken-variant"),
+        // The footage a user would find missing if they looked now: the gap telemetry.
+        d.measure(
+            &format!("{cam}_missing_24h"),
+            &format!("{cam} footage missing (24 h)"),
+            &format!("{{{{ {me}.missing_seconds_24h }}}}"),
+            Some("s"),
+            Some("duration"),
+        )
+        .icon("mdi:timeline-alert"),
         last_segment,
         Entity::new(
             Component::Camera,
