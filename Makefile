@@ -25,6 +25,7 @@ demo:
 ## Every test, after installing what they need (qemu, cross linkers, systemd-analyze).
 test: deps lint cross-aarch64
 	FUZZ_SECONDS=20 AARCH64_CAMVAULT_BIN=$(CURDIR)/$(AARCH64_BIN) $(CARGO) test --locked --all-targets
+	SOAK_MINUTES=2 $(CARGO) test --locked --test soak -- --nocapture
 	$(MAKE) --no-print-directory vm-test MACHINE=qemu-arm64
 	$(MAKE) --no-print-directory security
 
@@ -35,7 +36,7 @@ check: lint
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets --test image --test ota_power --test power_cut -- -D warnings
+	$(CARGO) clippy --locked --all-targets --test image --test ota_power --test power_cut --test soak -- -D warnings
 
 deps:
 	./scripts/deps.sh
@@ -81,13 +82,15 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
-## Long runs: SOAK_CUTS power cuts while recording (about a minute each; tally in
-## target/power-cut-tally.txt), then CUTS power cuts during updates (about 5 minutes each;
-## tally in target/ota-power-tally.txt).
+## Long runs: the daemon for SOAK_MINUTES with 8 cameras through faults (target/soak-report.txt),
+## SOAK_CUTS power cuts while recording (about a minute each; target/power-cut-tally.txt), then
+## CUTS power cuts during updates (about 5 minutes each; target/ota-power-tally.txt).
+SOAK_MINUTES ?= 120
 SOAK_CUTS ?= 200
 CUTS ?= 100
 soak: export CAMVAULT_ZSTD_LEVEL ?= 3
 soak: image
+	SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) test --locked --test soak -- --nocapture
 	POWER_CUTS=$(SOAK_CUTS) $(CARGO) test --locked --test power_cut -- --nocapture
 	OTA_CUTS=$(CUTS) $(CARGO) test --locked --test ota_power -- --nocapture
 

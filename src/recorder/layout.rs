@@ -79,10 +79,8 @@ pub fn sync_growing(path: &Path, synced: u64, with_dir: bool) -> std::io::Result
     if len > synced {
         f.sync_data()?;
     }
-    if with_dir {
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
+    if let Some(dir) = path.parent().filter(|_| with_dir) {
+        File::open(dir)?.sync_all()?;
     }
     Ok(len)
 }
