@@ -161,7 +161,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
 /// camvault runs and both cameras record (so start-up recovery is done).
 fn wait_recording(vm: &Vm) {
     let probe = format!(
-        "camvault --config {DATA}/camvault.toml status --json | tr -d ' \\n' | grep -c '\"state\":\"recording\"' | grep -qx {}",
+        "camvault --config {DATA}/camvault.toml status --json | tr -d ' \\n' | grep -o '\"state\":\"recording\"' | wc -l | grep -qx {}",
         CAMERAS.len()
     );
     vm.wait_until(
