@@ -53,7 +53,9 @@ fn soak_eight_cameras_through_faults() {
     let garage = Garage::start(&dir.path().join("garage"));
     let proxy = FaultProxy::start(garage.port, 200);
     let mut broker = Broker::start(dir.path(), None);
-    let mut camera = RtspCamera::start(free_port(), None);
+    // One shared encoder for all eight (the server's media is shared), at a light bitrate.
+    let mut camera =
+        RtspCamera::start_with(free_port(), None, &["--size", "320x240", "--kbps", "300"]);
     let mut extra = format!(
         "[recording]\nsegment_seconds = 60\n\n{}\n\
          [mqtt]\nurl = \"mqtt://{BROKER_USER}:{BROKER_PASS}@127.0.0.1:{}\"\nhealth_interval_seconds = 5\n",
