@@ -97,7 +97,7 @@ fn every_entity_has_what_home_assistant_requires() {
     assert_eq!(count("event"), 2, "alerts, and the camera's media");
     assert_eq!(count("binary_sensor"), AlertCode::ALL.len() + 1);
     assert_eq!(count("button"), 3, "retry, snapshot, clip");
-    assert_eq!(count("sensor"), 6 + 4 + 1 + 5, "host, queue, relay, camera");
+    assert_eq!(count("sensor"), 6 + 4 + 1 + 6, "host, queue, relay, camera");
 }
 
 #[test]
