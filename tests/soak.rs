@@ -206,8 +206,10 @@ fn soak_eight_cameras_through_faults() {
         rss(late)
     );
     assert!(fd(late) <= fd(early) + 8, "fds grew");
-    // Each kill costs its time away, the fragment in flight and the reconnect.
-    let allowed = camera_down.as_secs() as i64 + 15 * camera_kills + 15;
+    // Each kill costs its time away, the fragment in flight, and either the reconnect or,
+    // when ffmpeg hangs on the dead server instead of exiting, the 20 s stall detection (the
+    // 2-hour run measured 27 s per kill beyond the time away).
+    let allowed = camera_down.as_secs() as i64 + 35 * camera_kills + 15;
     for (cam, gap) in &gaps {
         assert!(
             *gap <= allowed,
