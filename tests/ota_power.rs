@@ -14,30 +14,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 fn power_cuts_during_updates_always_leave_a_good_recording_slot() {
     let cuts = env_num("OTA_CUTS", 10);
-    let mut seed = env_num(
-        "OTA_SEED",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    );
-    eprintln!("OTA_SEED={seed} OTA_CUTS={cuts}");
-    let mut random = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut random = seeded_random("OTA_SEED");
 
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));

@@ -28,13 +28,6 @@ const DATA: &str = "/var/lib/camvault";
 /// The recordings as they were at the store's copy: hard links, so retention may go on.
 const HELD: &str = ".power-cut-check";
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// One segment as the store has it after a cut.
 #[derive(Debug, Clone)]
 struct Row {
@@ -56,20 +49,7 @@ type Ledger = HashMap<String, (i64, String)>;
 #[test]
 fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
     let cuts = env_num("POWER_CUTS", 10);
-    let mut seed = env_num(
-        "POWER_SEED",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    );
-    eprintln!("POWER_SEED={seed} POWER_CUTS={cuts}");
-    let mut random = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut random = seeded_random("POWER_SEED");
 
     let dir = tempfile::tempdir().unwrap();
     let garage = Garage::start(&dir.path().join("garage"));
@@ -195,29 +175,16 @@ fn store_after_cut(vm: &Vm, dir: &Path) -> Vec<Row> {
     let copy = dir.join("store-copy");
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(&copy).unwrap();
-    let out = Command::new("ssh")
-        .arg("-i")
-        .arg(&vm.key)
-        .args(["-p", &vm.ssh_port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "root@127.0.0.1",
-        ])
-        .arg(format!(
-            "systemctl kill --kill-whom=main -s STOP camvault && rm -rf {DATA}/{HELD} && \
+    let out = vm
+        .ssh_command(
+            &[],
+            &format!(
+                "systemctl kill --kill-whom=main -s STOP camvault && rm -rf {DATA}/{HELD} && \
              cp -al {DATA}/recordings {DATA}/{HELD} && \
              tar -C {DATA} -cf - camvault.db $(cd {DATA} && ls camvault.db-wal 2>/dev/null); \
              systemctl kill --kill-whom=main -s CONT camvault"
-        ))
+            ),
+        )
         .output()
         .unwrap();
     assert!(
@@ -452,15 +419,7 @@ fn check_bucket(
         assert!(listed.contains(key), "{key}: done, not in the bucket");
     }
     // A PUT of a whole object or the completion of a multipart one, acknowledged: once each.
-    let mut completed: HashMap<String, usize> = HashMap::new();
-    for (method, target, status) in proxy.answered() {
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let whole_put = method == "PUT" && !query.contains("partNumber=");
-        let completion = method == "POST" && query.contains("uploadId=");
-        if (whole_put || completion) && (200..300).contains(&status) {
-            *completed.entry(path.to_string()).or_default() += 1;
-        }
-    }
+    let completed = proxy.completions();
     let twice: Vec<_> = completed.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "uploads completed twice: {twice:?}");
 }

@@ -151,15 +151,7 @@ fn soak_eight_cameras_through_faults() {
     report.push(format!("footage missing per camera (s): {gaps:?}"));
 
     // Uploads: every acknowledged completion once.
-    let mut completed: BTreeMap<String, usize> = BTreeMap::new();
-    for (method, target, code) in proxy.answered() {
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let whole = method == "PUT" && !query.contains("partNumber=");
-        let complete = method == "POST" && query.contains("uploadId=");
-        if (whole || complete) && (200..300).contains(&code) {
-            *completed.entry(path.to_string()).or_default() += 1;
-        }
-    }
+    let completed = proxy.completions();
     let twice = completed.values().filter(|n| **n > 1).count();
     let faults = proxy.seen().iter().filter(|x| x.fault.is_some()).count();
     report.push(format!(

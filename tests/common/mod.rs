@@ -131,6 +131,33 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// A numeric test knob from the environment, or `default`.
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A replayable random source for the long VM runs: the seed comes from `seed_var` (else the
+/// clock) and is printed, so a failing run can be replayed.
+pub fn seeded_random(seed_var: &str) -> impl FnMut(u64) -> u64 {
+    let mut seed = env_num(
+        seed_var,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    eprintln!("{seed_var}={seed}");
+    move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    }
+}
+
 pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -732,6 +759,21 @@ impl FaultProxy {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Per object path, how many whole-object PUTs and multipart completions the server
+    /// acknowledged (2xx): an upload done twice shows as 2.
+    pub fn completions(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut done = std::collections::BTreeMap::new();
+        for (method, target, status) in self.answered() {
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let whole_put = method == "PUT" && !query.contains("partNumber=");
+            let completion = method == "POST" && query.contains("uploadId=");
+            if (whole_put || completion) && (200..300).contains(&status) {
+                *done.entry(path.to_string()).or_default() += 1;
+            }
+        }
+        done
     }
 
     /// The requests the server answered, as (method, target, HTTP status).

@@ -147,22 +147,26 @@ impl Vm {
     }
 
     pub fn ssh(&self, cmd: &str) -> Run {
-        run(Command::new("ssh").arg("-i").arg(&self.key).args([
-            "-p",
-            &self.ssh_port.to_string(),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            "root@127.0.0.1",
-            cmd,
-        ]))
+        run(&mut self.ssh_command(&["-o", "ConnectTimeout=10"], cmd))
+    }
+
+    /// `ssh root@` the VM running `cmd`, key only, host key unchecked (every boot of a test
+    /// card is a new host to known_hosts).
+    pub fn ssh_command(&self, options: &[&str], cmd: &str) -> Command {
+        let mut c = Command::new("ssh");
+        c.arg("-i")
+            .arg(&self.key)
+            .args(["-p", &self.ssh_port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
+            .args(options)
+            .args(["root@127.0.0.1", cmd]);
+        c
     }
 
     /// Output of a command that must succeed.
@@ -234,24 +238,8 @@ impl Vm {
     /// its time, and the kill follows the answer within milliseconds.
     pub fn cut(&mut self) -> i64 {
         use std::io::{BufRead, Write};
-        let mut clock = Command::new("ssh")
-            .arg("-i")
-            .arg(&self.key)
-            .args(["-p", &self.ssh_port.to_string()])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-            ])
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "LogLevel=ERROR",
-                "root@127.0.0.1",
-            ])
-            .arg("while read -r _; do date +%s%N; done")
+        let mut clock = self
+            .ssh_command(&[], "while read -r _; do date +%s%N; done")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
