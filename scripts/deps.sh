@@ -47,6 +47,8 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 # The relay's real peers: nginx with the RTMP module, and curl as the cameras' FTP client.
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need_apt+=(nginx libnginx-mod-rtmp)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v ip >/dev/null || need_apt+=(iproute2)
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null \
   || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
                 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
@@ -82,6 +84,14 @@ done
 if ! python3 -c 'import boto3' 2>/dev/null; then
   say "pip install boto3"
   python3 -m pip install --quiet boto3 || python3 -m pip install --quiet --break-system-packages boto3
+fi
+# The LAN tests (tests/lan.rs): Home Assistant's mDNS library as the browser, the Prometheus
+# text parser, a WS-Discovery publisher for the fake ONVIF camera, and Pillow to look at the
+# status page's screenshot; headless Chromium renders the page.
+if ! python3 -c 'import zeroconf, prometheus_client, wsdiscovery, PIL' 2>/dev/null; then
+  say "pip install zeroconf prometheus_client wsdiscovery pillow"
+  python3 -m pip install --quiet zeroconf prometheus_client wsdiscovery pillow \
+    || python3 -m pip install --quiet --break-system-packages zeroconf prometheus_client wsdiscovery pillow
 fi
 # The test servers are built at opt-level 1: about half the compile time of the default 3, and
 # the servers stay far faster than the loopback tests need (the benchmarks compare clients

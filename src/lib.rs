@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod discovery;
 pub mod ftp;
 #[cfg(test)]
 mod fuzz;
@@ -18,5 +19,6 @@ pub mod relay;
 pub mod retention;
 pub mod store;
 pub mod upload;
+pub mod web;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

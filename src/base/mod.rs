@@ -5,6 +5,7 @@ pub mod bus;
 pub mod clock;
 pub mod http;
 pub mod paths;
+pub mod random;
 pub mod supervise;
 pub mod tasks;
 

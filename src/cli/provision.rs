@@ -4,8 +4,6 @@
 //! passwords go into 0600 files in `--state-dir` and, once, into `--credentials` for the user
 //! to read from the card.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use toml_edit::{DocumentMut, Item, Table, Value, value};
@@ -16,40 +14,11 @@ pub struct Provisioned {
     pub device_id: Option<String>,
     /// (FTP user, password).
     pub ftp_passwords: Vec<(String, String)>,
+    /// (user, password) for the local status page.
+    pub http_password: Option<(String, String)>,
 }
 
-fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
-    let mut b = vec![0u8; n];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut b)?;
-    Ok(b)
-}
-
-/// 20 characters of [A-Za-z0-9] (119 bits), easy to type into a camera's settings page.
-fn password() -> std::io::Result<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    // Rejection sampling keeps every character equally likely.
-    let mut out = String::new();
-    while out.len() < 20 {
-        for b in random_bytes(32)? {
-            let limit = 256 - 256 % ALPHABET.len();
-            if (b as usize) < limit && out.len() < 20 {
-                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
-}
+use crate::base::random::{bytes as random_bytes, password, write_private};
 
 /// Fills in what `doc` lacks; secrets are written under `state_dir`. `device_id` is reused
 /// when a previous boot already chose one.
@@ -106,6 +75,22 @@ pub fn provision(
             done.ftp_passwords.push((name, pw));
         }
     }
+    if let Some(http) = doc.get_mut("http").and_then(Item::as_table_like_mut) {
+        let on = http.get("listen").is_some();
+        let given = http.get("password").is_some() || http.get("password_file").is_some();
+        if on && !given {
+            let user = http
+                .get("username")
+                .and_then(Item::as_str)
+                .unwrap_or("admin")
+                .to_string();
+            let pw = password()?;
+            let file = state_dir.join("http.secret");
+            write_private(&file, &pw)?;
+            http.insert("password_file", value(file.display().to_string()));
+            done.http_password = Some((user, pw));
+        }
+    }
     Ok(done)
 }
 
@@ -119,6 +104,9 @@ pub fn credentials_text(p: &Provisioned) -> String {
     for (user, pw) in &p.ftp_passwords {
         s += &format!("FTP user {user}: password {pw}\n");
     }
+    if let Some((user, pw)) = &p.http_password {
+        s += &format!("status page (http://<device>:8080/): user {user}, password {pw}\n");
+    }
     s
 }
 
@@ -129,7 +117,7 @@ mod tests {
     #[test]
     fn fills_only_what_is_missing_and_keeps_comments() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "# my cameras\n[ftp]\nenabled = true\nusers = [{ name = \"cam1\" }, { name = \"cam2\", password = \"given\" }]\n";
+        let text = "# my cameras\n[ftp]\nenabled = true\nusers = [{ name = \"cam1\" }, { name = \"cam2\", password = \"given\" }]\n[http]\nlisten = \"0.0.0.0:8080\"\n";
         let mut doc: DocumentMut = text.parse().unwrap();
         let p = provision(&mut doc, dir.path(), Some("cv-0123456789ab".into())).unwrap();
         assert_eq!(p.device_id.as_deref(), Some("cv-0123456789ab"));
@@ -152,5 +140,13 @@ mod tests {
         let again = provision(&mut doc, dir.path(), None).unwrap();
         assert_eq!(again, Provisioned::default());
         assert!(credentials_text(&p).contains(&format!("FTP user cam1: password {pw}")));
+        let (user, web) = p.http_password.as_ref().unwrap();
+        assert_eq!(user, "admin");
+        assert!(out.contains("http.secret"), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("http.secret")).unwrap(),
+            *web
+        );
+        assert!(credentials_text(&p).contains(&format!("user admin, password {web}")));
     }
 }

@@ -197,6 +197,12 @@ impl Loader<'_> {
             let key = format!("ftp.users[{i}].password");
             self.secret_pair(&key, &mut user.password, &user.password_file)?;
         }
+        let d = &mut cfg.discovery;
+        self.secret_pair(
+            "discovery.onvif_password",
+            &mut d.onvif_password,
+            &d.onvif_password_file,
+        )?;
         for (i, cam) in cfg.cameras.iter_mut().enumerate() {
             if let Some(path) = &cam.password_file {
                 let key = format!("camera[{i}].password_file");
@@ -374,6 +380,12 @@ impl Config {
             if user.password.is_some() {
                 user.password = mask();
             }
+        }
+        if c.discovery.onvif_password.is_some() {
+            c.discovery.onvif_password = mask();
+        }
+        if c.http.password.is_some() {
+            c.http.password = mask();
         }
         c
     }

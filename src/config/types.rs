@@ -23,6 +23,8 @@ pub struct Config {
     pub relay: RelayConfig,
     pub ftp: FtpConfig,
     pub ota: OtaConfig,
+    pub discovery: DiscoveryConfig,
+    pub http: HttpConfig,
     pub log: LogConfig,
 }
 
@@ -37,6 +39,8 @@ pub const ENV_SECTIONS: &[&str] = &[
     "relay",
     "ftp",
     "ota",
+    "discovery",
+    "http",
     "log",
 ];
 
@@ -636,6 +640,63 @@ impl Default for OtaConfig {
             keyring: PathBuf::from("/etc/camvault/ota-keyring.pem"),
             commit_timeout_minutes: 10,
             allow_downgrade: false,
+        }
+    }
+}
+
+/// Finding cameras on the LAN and being found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// ONVIF credentials for asking found cameras their stream URIs (GetProfiles,
+    /// GetStreamUri); without them `discover` lists cameras without streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onvif_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onvif_password: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onvif_password_file: Option<PathBuf>,
+    /// How long `discover` listens for WS-Discovery and mDNS answers.
+    pub probe_seconds: u32,
+    /// Announce the device over mDNS/DNS-SD (`_camvault._tcp`, and `_http._tcp` with `[http]`).
+    pub announce: bool,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            onvif_username: None,
+            onvif_password: None,
+            onvif_password_file: None,
+            probe_seconds: 3,
+            announce: true,
+        }
+    }
+}
+
+/// The local status page and Prometheus metrics (read-only, basic auth).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `0.0.0.0:8080`; absent = no HTTP listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Generated (20 random characters, 0600) on first start when neither this nor
+    /// `password` is given: `<data_dir>/http.secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: None,
+            username: "admin".to_string(),
+            password: None,
+            password_file: None,
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn validate(cfg: &Config) -> Result<(), Problem> {
     mqtt(cfg)?;
     relay(cfg)?;
     ftp(cfg)?;
+    lan(cfg)?;
     range(
         "ota.commit_timeout_minutes",
         cfg.ota.commit_timeout_minutes.into(),
@@ -430,6 +431,38 @@ fn ftp(cfg: &Config) -> Result<(), Problem> {
                 "a password or password_file is required",
             );
         }
+    }
+    Ok(())
+}
+
+fn lan(cfg: &Config) -> Result<(), Problem> {
+    let d = &cfg.discovery;
+    range("discovery.probe_seconds", d.probe_seconds.into(), 1, 30)?;
+    if d.onvif_password.is_some() && d.onvif_username.as_deref().is_none_or(str::is_empty) {
+        return bad(
+            "discovery.onvif_username",
+            "required when an ONVIF password is given",
+        );
+    }
+    let h = &cfg.http;
+    if h.listen.is_some_and(|a| a.port() == 0) {
+        return bad("http.listen", "port 0 is not a port a browser can be told");
+    }
+    if h.username.is_empty() || h.username.contains(':') || h.username.chars().any(char::is_control)
+    {
+        return bad(
+            "http.username",
+            "must be non-empty, without ':' or control characters",
+        );
+    }
+    if h.password.is_some() && h.password_file.is_some() {
+        return bad(
+            "http.password_file",
+            "give either `http.password` or `http.password_file`, not both",
+        );
+    }
+    if h.password.as_ref().is_some_and(|p| p.expose().len() < 8) {
+        return bad("http.password", "must be at least 8 characters");
     }
     Ok(())
 }

@@ -174,6 +174,9 @@ impl Daemon {
             control::serve(listener.clone(), dispatcher.clone(), tok)
         });
 
+        crate::web::spawn(&cfg, health.clone(), &mut tasks);
+        crate::discovery::spawn(&cfg, &mut tasks);
+
         let h = health.clone();
         tasks.spawn_supervised("health", move |tok| crate::health::monitor(h.clone(), tok));
 

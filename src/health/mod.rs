@@ -16,7 +16,7 @@ mod wear;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -58,6 +58,8 @@ pub struct Health {
     clock_offset_ms: Arc<AtomicI64>,
     /// When an upload last finished (or the daemon started).
     upload_progress: Arc<Mutex<Instant>>,
+    /// Upload attempts that failed since start (the metrics' counter).
+    upload_failures: Arc<AtomicU64>,
     recording_paused: Arc<AtomicBool>,
     config_rejected: Arc<Mutex<Option<String>>>,
     relay: Arc<Mutex<Option<RelayStatus>>>,
@@ -90,6 +92,7 @@ impl Health {
             alerts: Arc::new(Mutex::new(Alerts::default())),
             clock_offset_ms: Arc::new(AtomicI64::new(0)),
             upload_progress: Arc::new(Mutex::new(Instant::now())),
+            upload_failures: Default::default(),
             recording_paused: Default::default(),
             config_rejected: Default::default(),
             relay: Default::default(),
@@ -100,6 +103,11 @@ impl Health {
             events: Bus::default(),
             store,
         }
+    }
+
+    /// The store the status is read from (the metrics' lifetime totals).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn data_dir(&self) -> crate::base::DataDir {
@@ -157,6 +165,15 @@ impl Health {
     /// An upload finished: the queue is moving.
     pub fn upload_progressed(&self) {
         *self.upload_progress.lock() = Instant::now();
+    }
+
+    /// An upload attempt failed (it may be retried).
+    pub fn upload_attempt_failed(&self) {
+        self.upload_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn upload_failures(&self) -> u64 {
+        self.upload_failures.load(Ordering::Relaxed)
     }
 
     /// Retention paused (or resumed) recording for lack of space.

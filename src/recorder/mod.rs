@@ -249,9 +249,10 @@ pub fn spawn(
             infallible(task.run(rx.clone(), tok))
         });
     }
-    // Previews exist for Home Assistant's camera entity: only with MQTT.
+    // Previews exist for Home Assistant's camera entity and the status page.
     let every = cfg.mqtt.snapshot_interval_seconds;
-    if cfg.mqtt.url.is_some() && every > 0 && !cfg.cameras.is_empty() {
+    let shown = cfg.mqtt.url.is_some() || cfg.http.listen.is_some();
+    if shown && every > 0 && !cfg.cameras.is_empty() {
         let cameras: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
         let (c, every) = (ctx.clone(), std::time::Duration::from_secs(every.into()));
         tasks.spawn_supervised("previews", move |tok| {

@@ -20,6 +20,7 @@ mod lifecycle;
 mod model;
 mod relay;
 pub mod schema;
+mod totals;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use keys::QueuePolicy;
 pub use lifecycle::{Covered, DeletionCounts, StoredFile};
 pub use model::*;
 pub use relay::RelayProgress;
+pub use totals::MediaTotals;
 
 /// Runs against the connection, replies to its caller, and says whether it succeeded.
 type Task = Box<dyn FnOnce(&Db) -> bool + Send>;

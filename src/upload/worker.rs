@@ -100,6 +100,7 @@ async fn record(
             });
         }
         Err(e) => {
+            ctx.health.upload_attempt_failed();
             // A server that keeps answering with other bytes or checksums will not change
             // its mind: after a few tries the job fails with the reason, instead of
             // uploading the same file for ever.

@@ -3,11 +3,14 @@
 
 mod broker;
 mod bundles;
+mod netns;
 mod vm;
 #[allow(unused_imports)]
 pub use broker::*;
 #[allow(unused_imports)]
 pub use bundles::*;
+#[allow(unused_imports)]
+pub use netns::*;
 #[allow(unused_imports)]
 pub use vm::*;
 
@@ -182,8 +185,19 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(config: &Path, data_dir: &Path, envs: &[(&str, &str)]) -> Daemon {
         let mut cmd = camvault();
-        cmd.arg("--config").arg(config).arg("run");
         cmd.envs(envs.iter().copied());
+        Daemon::start_cmd(cmd, config, data_dir)
+    }
+
+    /// `camvault run` inside network namespace `ns`.
+    pub fn start_in(ns: &str, config: &Path, data_dir: &Path) -> Daemon {
+        let mut cmd = Lan::exec(ns, bin());
+        cmd.env_remove("RUST_LOG");
+        Daemon::start_cmd(cmd, config, data_dir)
+    }
+
+    fn start_cmd(mut cmd: Command, config: &Path, data_dir: &Path) -> Daemon {
+        cmd.arg("--config").arg(config).arg("run");
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn daemon");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -282,6 +296,8 @@ pub struct RtspCamera {
     pub port: u16,
     auth: Option<(String, String)>,
     extra: Vec<String>,
+    /// (network namespace, address) when not on the host's 127.0.0.1.
+    netns: Option<(String, String)>,
 }
 
 impl RtspCamera {
@@ -296,22 +312,40 @@ impl RtspCamera {
             port,
             auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            netns: None,
+        };
+        cam.resume();
+        cam
+    }
+
+    /// On `address` inside network namespace `ns`.
+    pub fn start_in(ns: &str, address: &str, port: u16) -> RtspCamera {
+        let mut cam = RtspCamera {
+            child: None,
+            port,
+            auth: None,
+            extra: vec!["--address".into(), address.into()],
+            netns: Some((ns.into(), address.into())),
         };
         cam.resume();
         cam
     }
 
     pub fn url(&self) -> String {
+        let host = self.netns.as_ref().map_or("127.0.0.1", |(_, a)| a.as_str());
         match &self.auth {
-            Some((u, p)) => format!("rtsp://{u}:{p}@127.0.0.1:{}/stream", self.port),
-            None => format!("rtsp://127.0.0.1:{}/stream", self.port),
+            Some((u, p)) => format!("rtsp://{u}:{p}@{host}:{}/stream", self.port),
+            None => format!("rtsp://{host}:{}/stream", self.port),
         }
     }
 
     /// (Re)starts the server on the same port.
     pub fn resume(&mut self) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_camera.py");
-        let mut cmd = Command::new("/usr/bin/python3");
+        let mut cmd = match &self.netns {
+            Some((ns, _)) => Lan::exec(ns, "/usr/bin/python3"),
+            None => Command::new("/usr/bin/python3"),
+        };
         cmd.arg(script).arg(self.port.to_string());
         if let Some((u, p)) = &self.auth {
             cmd.args(["--user", u, "--password", p]);

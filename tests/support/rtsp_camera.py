@@ -2,9 +2,9 @@
 """A GStreamer RTSP server that behaves like an IP camera (H.264 + AAC), for tests and benches.
 
 usage: rtsp_camera.py PORT [--path /stream] [--user U --password P] [--size 640x360]
-                      [--fps 25] [--kbps 1000] [--pattern smpte]
+                      [--fps 25] [--kbps 1000] [--pattern smpte] [--address 127.0.0.1]
 (--pattern snow makes every frame, so every packet, unique: tests match packets by hash.)
-Prints "ready" on stdout once it listens on 127.0.0.1:PORT. Run with Debian's /usr/bin/python3.
+Prints "ready" on stdout once it listens on 127.0.0.1:PORT (or --address). Run with Debian's /usr/bin/python3.
 """
 import argparse
 import sys
@@ -26,12 +26,13 @@ def main():
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--kbps", type=int, default=1000)
     ap.add_argument("--pattern", default="smpte")
+    ap.add_argument("--address", default="127.0.0.1")
     a = ap.parse_args()
     w, h = a.size.split("x")
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(a.address)
     server.set_service(str(a.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(

@@ -1,0 +1,116 @@
+//! Being found: a DNS-SD advert over mDNS (the `mdns-sd` crate) for `_camvault._tcp` on
+//! `camvault-<id>.local`, with TXT `id`, `version`, `model`, `mac` and `http` (the status
+//! page's port, empty when off), plus `_http._tcp` when the page is on. Home Assistant's
+//! zeroconf and any Bonjour browser see it; the addresses follow the interfaces as they
+//! come and go.
+
+use mdns_sd::{ServiceDaemon, ServiceInfo};
+use tokio_util::sync::CancellationToken;
+
+use super::DiscoveryError;
+use crate::config::Config;
+
+pub const SERVICE: &str = "_camvault._tcp.local.";
+const HTTP_SERVICE: &str = "_http._tcp.local.";
+
+/// The adverts for this device (pure: tested without a network).
+pub fn adverts(cfg: &Config, model: &str, mac: &str) -> Result<Vec<ServiceInfo>, DiscoveryError> {
+    let id = &cfg.device.id;
+    let instance = format!("camvault-{id}");
+    let host = format!("{instance}.local.");
+    let http = cfg.http.listen.map(|a| a.port());
+    let port_text = http.map(|p| p.to_string()).unwrap_or_default();
+    let txt = [
+        ("id", id.as_str()),
+        ("version", crate::VERSION),
+        ("model", model),
+        ("mac", mac),
+        ("http", port_text.as_str()),
+    ];
+    let bad = |e: mdns_sd::Error| DiscoveryError::Mdns(e.to_string());
+    let mut out = vec![
+        ServiceInfo::new(SERVICE, &instance, &host, "", http.unwrap_or(0), &txt[..])
+            .map_err(bad)?
+            .enable_addr_auto(),
+    ];
+    if let Some(port) = http {
+        out.push(
+            ServiceInfo::new(
+                HTTP_SERVICE,
+                &instance,
+                &host,
+                "",
+                port,
+                &[("path", "/")][..],
+            )
+            .map_err(bad)?
+            .enable_addr_auto(),
+        );
+    }
+    Ok(out)
+}
+
+/// The board's name from the device tree (`Raspberry Pi 4 Model B Rev 1.5`), else
+/// `generic`.
+pub fn board_model() -> String {
+    [
+        "/proc/device-tree/model",
+        "/sys/firmware/devicetree/base/model",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .map(|s| s.trim_end_matches(['\0', '\n']).to_string())
+    .filter(|s| !s.is_empty())
+    .unwrap_or_else(|| "generic".into())
+}
+
+/// The MAC of the first wired or wireless interface (by name), for inventories.
+pub fn mac_address() -> String {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lo")
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(format!("/sys/class/net/{n}/address")).ok())
+        .map(|a| a.trim().to_string())
+        .find(|a| !a.is_empty() && a != "00:00:00:00:00:00")
+        .unwrap_or_default()
+}
+
+/// Announces until cancelled, then says goodbye (so browsers drop the device at once).
+pub async fn run(
+    cfg: std::sync::Arc<Config>,
+    cancel: CancellationToken,
+) -> Result<(), DiscoveryError> {
+    let (model, mac) = tokio::task::spawn_blocking(|| (board_model(), mac_address()))
+        .await
+        .unwrap_or_default();
+    let services = adverts(&cfg, &model, &mac)?;
+    let daemon = ServiceDaemon::new().map_err(|e| DiscoveryError::Mdns(e.to_string()))?;
+    let names: Vec<String> = services
+        .iter()
+        .map(|s| s.get_fullname().to_string())
+        .collect();
+    for s in services {
+        daemon
+            .register(s)
+            .map_err(|e| DiscoveryError::Mdns(e.to_string()))?;
+    }
+    tracing::info!(service = %names[0], "announced over mDNS");
+    cancel.cancelled().await;
+    let _ = tokio::task::spawn_blocking(move || {
+        for n in &names {
+            if let Ok(rx) = daemon.unregister(n) {
+                let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+            }
+        }
+        let _ = daemon.shutdown();
+    })
+    .await;
+    Ok(())
+}
