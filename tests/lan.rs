@@ -273,3 +273,119 @@ fn found_over_mdns_with_a_page_and_metrics_behind_the_device_password() {
     );
     assert!(!log.contains("panicked"), "{log}");
 }
+
+const ONVIF_URN: &str = "urn:uuid:6c1a3b9e-5d4f-4c2b-9a7e-0123456789ab";
+
+/// tests/support/onvif_camera.py in the peer's namespace, its clock three days slow.
+struct OnvifCamera {
+    child: std::process::Child,
+    calls: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl OnvifCamera {
+    fn start(lan: &Lan, stream: &str, password: &str) -> OnvifCamera {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/onvif_camera.py");
+        let mut child = Lan::exec(&lan.peer, &peer_py())
+            .args([script, &lan.peer_ip, "8000", stream, "onvif", password])
+            .arg("--clock-offset=-259200")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the ONVIF camera");
+        let out = child.stdout.take().unwrap();
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = calls.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if line == "ready" {
+                    let _ = tx.send(());
+                }
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("the ONVIF camera did not start");
+        OnvifCamera { child, calls }
+    }
+
+    fn calls(&self) -> String {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for OnvifCamera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn discover(cfg: &Path) -> serde_json::Value {
+    let out = camvault()
+        .arg("--config")
+        .arg(cfg)
+        .args(["discover", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_onvif_camera_is_found_by_its_urn_and_tells_its_stream() {
+    let lan = Lan::new("o");
+    let rtsp = RtspCamera::start_in(&lan.peer, &lan.peer_ip, 8554);
+    let camera_password = "cam-pass-123";
+    let onvif = OnvifCamera::start(&lan, &rtsp.url(), camera_password);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("onvif.secret");
+    write_secret(&secret, camera_password, 0o600);
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[discovery]\nonvif_username = \"onvif\"\nonvif_password_file = \"{}\"\nprobe_seconds = 2\n",
+            secret.display()
+        ),
+    );
+    let data = dir.path().join("data");
+    let daemon = Daemon::start_in(&lan.dev, &cfg, &data);
+
+    let found = discover(&cfg);
+    println!("discover: {found}");
+    let cams = found["onvif"].as_array().unwrap();
+    assert_eq!(cams.len(), 1, "{found}");
+    let cam = &cams[0];
+    assert_eq!(cam["urn"], ONVIF_URN, "keyed by its endpoint URN: {cam}");
+    assert_eq!(cam["address"], lan.peer_ip.as_str());
+    assert_eq!(cam["name"], "Testcam Front");
+    assert_eq!(cam["manufacturer"], "Testcam");
+    assert_eq!(cam["model"], "TC-100");
+    assert_eq!(cam["mac"], "02:00:00:aa:bb:cc");
+    assert_eq!(cam["media"], "media2");
+    // Its clock is three days slow; camvault signed with the camera's time, not its own.
+    let offset = cam["clock_offset_s"].as_i64().unwrap();
+    assert!((offset + 259_200).abs() < 10, "{cam}");
+    assert_eq!(cam["streams"][0]["uri"], rtsp.url().as_str(), "{cam}");
+    assert_eq!(cam["error"], serde_json::Value::Null, "{cam}");
+    let calls = onvif.calls();
+    assert!(calls.contains("call GetStreamUri ok"), "{calls}");
+    assert!(!calls.contains("stale timestamp"), "{calls}");
+    assert!(
+        found["rtsp"].is_array() && found["v4l2"].is_array(),
+        "{found}"
+    );
+
+    let log = daemon.log();
+    assert!(
+        log.contains(ONVIF_URN),
+        "camera.discovered is logged: {log}"
+    );
+    assert!(!log.contains(camera_password), "{log}");
+    assert!(!found.to_string().contains(camera_password));
+}

@@ -115,8 +115,12 @@ pub(super) enum Cmd {
         #[arg(value_enum)]
         action: RelayVerb,
     },
-    /// List the V4L2 cameras attached to this device
-    Discover,
+    /// Find cameras: ONVIF on the LAN, V4L2 devices attached, `_rtsp._tcp` services
+    Discover {
+        /// Print JSON instead of a list
+        #[arg(long)]
+        json: bool,
+    },
     /// Check or install a signed update bundle (RAUC)
     Ota {
         #[command(subcommand)]

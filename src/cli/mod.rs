@@ -252,7 +252,15 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 data_dir: Some(crate::base::DataDir::new(&cfg.device.data_dir)),
             })
         }),
-        Cmd::Discover => print::json(&ask_daemon(&load(&path)?, "discover", Value::Null, SHORT)?),
+        Cmd::Discover { json } => {
+            let found = ask_daemon(&load(&path)?, "discover", Value::Null, SHORT)?;
+            if json {
+                print::json(&found)
+            } else {
+                print!("{}", print::discovered(&found));
+                Ok(())
+            }
+        }
         Cmd::Queue { json } => {
             let cfg = load(&path)?;
             let destination = match cfg.upload.destination {

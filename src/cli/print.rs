@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::Failure;
 use crate::health::{RelayState, Status};
@@ -217,4 +218,61 @@ pub fn queue(q: &Queue) {
             j.last_error.as_deref().unwrap_or("?")
         );
     }
+}
+
+/// `discover` as a list a person reads: what was found, and for ONVIF cameras their streams
+/// or why there are none.
+pub fn discovered(found: &Value) -> String {
+    use std::fmt::Write;
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let list = |k: &str| found[k].as_array().cloned().unwrap_or_default();
+    let mut out = String::new();
+    let onvif = list("onvif");
+    let _ = writeln!(out, "ONVIF cameras: {}", onvif.len());
+    for c in &onvif {
+        let _ = writeln!(
+            out,
+            "  {}  {} {}  {}  {}",
+            text(&c["name"]),
+            text(&c["manufacturer"]),
+            text(&c["model"]),
+            text(&c["address"]),
+            text(&c["urn"])
+        );
+        for s in c["streams"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "    {} ({}): {}",
+                text(&s["profile"]),
+                text(&s["name"]),
+                text(&s["uri"])
+            );
+        }
+        if let Some(e) = c["error"].as_str() {
+            let _ = writeln!(out, "    no streams: {e}");
+        }
+    }
+    let v4l2 = list("v4l2");
+    let _ = writeln!(out, "V4L2 devices: {}", v4l2.len());
+    for d in &v4l2 {
+        let formats: Vec<String> = d["formats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| text(&f["fourcc"]))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}  {}  {}",
+            text(&d["device"]),
+            text(&d["name"]),
+            formats.join(" ")
+        );
+    }
+    let rtsp = list("rtsp");
+    let _ = writeln!(out, "RTSP services (mDNS): {}", rtsp.len());
+    for r in &rtsp {
+        let _ = writeln!(out, "  {}  {}", text(&r["name"]), text(&r["uri"]));
+    }
+    out
 }

@@ -90,6 +90,7 @@ pub struct Dispatcher {
     uploader: Option<UploaderHandle>,
     relay: Option<RelayHandle>,
     ota: Option<OtaHandle>,
+    discovery: crate::discovery::Discovery,
     allow_reboot: bool,
 }
 
@@ -100,6 +101,7 @@ impl Dispatcher {
         uploader: Option<UploaderHandle>,
         relay: Option<RelayHandle>,
         ota: Option<OtaHandle>,
+        discovery: crate::discovery::Discovery,
         allow_reboot: bool,
     ) -> Self {
         Dispatcher {
@@ -108,6 +110,7 @@ impl Dispatcher {
             uploader,
             relay,
             ota,
+            discovery,
             allow_reboot,
         }
     }
@@ -177,10 +180,8 @@ impl Dispatcher {
                 Ok(ota.start(offer).await?)
             }
             Command::Discover => {
-                let v4l2 = tokio::task::spawn_blocking(crate::media::v4l2::capture_devices)
-                    .await
-                    .unwrap_or_default();
-                Ok(serde_json::json!({ "v4l2": v4l2 }))
+                let found = self.discovery.discover().await;
+                Ok(serde_json::to_value(found).unwrap_or_default())
             }
             Command::Reboot => {
                 if !self.allow_reboot {

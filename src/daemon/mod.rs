@@ -153,12 +153,14 @@ impl Daemon {
         let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
         let ota = crate::ota::spawn(&cfg, health.clone(), &mut tasks);
+        let discovery = crate::discovery::spawn(&cfg, health.clone(), &mut tasks);
         let dispatcher = Dispatcher::new(
             health.clone(),
             recorder.clone(),
             uploader,
             relay,
             ota,
+            discovery,
             cfg.device.allow_remote_reboot,
         );
         if cfg.mqtt.url.is_some() {
@@ -175,7 +177,6 @@ impl Daemon {
         });
 
         crate::web::spawn(&cfg, health.clone(), &mut tasks);
-        crate::discovery::spawn(&cfg, &mut tasks);
 
         let h = health.clone();
         tasks.spawn_supervised("health", move |tok| crate::health::monitor(h.clone(), tok));

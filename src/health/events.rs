@@ -87,6 +87,15 @@ pub enum DeviceEvent {
         running: String,
         failed: Vec<String>,
     },
+    /// A camera seen on the LAN or attached for the first time since start: `kind` is
+    /// `onvif` (id: its endpoint URN) or `v4l2` (id: the device node).
+    #[serde(rename = "camera.discovered")]
+    CameraDiscovered {
+        kind: String,
+        id: String,
+        name: Option<String>,
+        address: Option<String>,
+    },
 }
 
 impl DeviceEvent {
@@ -108,6 +117,7 @@ impl DeviceEvent {
             DeviceEvent::OtaFailed { .. } => "ota.failed",
             DeviceEvent::OtaCommitted { .. } => "ota.committed",
             DeviceEvent::OtaRolledBack { .. } => "ota.rolled_back",
+            DeviceEvent::CameraDiscovered { .. } => "camera.discovered",
         }
     }
 }
