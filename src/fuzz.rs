@@ -220,6 +220,37 @@ fn fuzz_s3_answers() {
 }
 
 #[test]
+fn fuzz_ws_discovery_and_soap() {
+    use crate::discovery::onvif::{soap, wsd};
+    let probe = wsd::probe("uuid:1", Some("dn:NetworkVideoTransmitter"));
+    fuzz(
+        "WS-Discovery and ONVIF SOAP",
+        &[
+            b"<e:Envelope xmlns:e=\"s\" xmlns:a=\"a\" xmlns:d=\"d\"><e:Body><d:ProbeMatches><d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:1</a:Address></a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>onvif://www.onvif.org/name/A%20B</d:Scopes><d:XAddrs>http://10.0.0.2/onvif/device_service</d:XAddrs></d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>",
+            b"<e:Envelope xmlns:e=\"s\"><e:Body><d:Bye xmlns:d=\"d\"><a:EndpointReference xmlns:a=\"a\"><a:Address>urn:uuid:9</a:Address></a:EndpointReference></d:Bye></e:Body></e:Envelope>",
+            b"<s:Envelope xmlns:s=\"x\"><s:Body><tds:GetSystemDateAndTimeResponse><tt:UTCDateTime><tt:Time><tt:Hour>7</tt:Hour><tt:Minute>5</tt:Minute><tt:Second>9</tt:Second></tt:Time><tt:Date><tt:Year>2019</tt:Year><tt:Month>3</tt:Month><tt:Day>1</tt:Day></tt:Date></tt:UTCDateTime></tds:GetSystemDateAndTimeResponse></s:Body></s:Envelope>",
+            b"<s:Envelope><s:Body><trt:GetProfilesResponse><trt:Profiles token=\"main\"><tt:Name>Main</tt:Name></trt:Profiles></trt:GetProfilesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver20/media/wsdl</tds:Namespace><tds:XAddr>http://c/m2</tds:XAddr></tds:Service><tt:Uri>rtsp://c/1</tt:Uri></s:Body></s:Envelope>",
+            b"<s:Envelope><s:Body><s:Fault><s:Reason><s:Text>Sender not Authorized</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>",
+            probe.as_bytes(),
+        ],
+        |b| {
+            if let Ok(wsd::Message::ProbeMatches(eps)) = wsd::parse(b) {
+                for ep in eps {
+                    let _ = (ep.is_camera(), ep.scope("name"));
+                }
+            }
+            if let Ok(body) = soap::body(b) {
+                let _ = soap::system_date_and_time(&body);
+                let _ = soap::device_information(&body);
+                let _ = soap::media_service(&body);
+                let _ = soap::profiles(&body);
+                let _ = soap::stream_uri(&body);
+            }
+        },
+    );
+}
+
+#[test]
 fn fuzz_ota_inputs() {
     fuzz(
         "OTA manifest and offer",

@@ -131,10 +131,8 @@ impl Discovery {
                 _ = rejoin.tick() => listener.join_new(),
                 m = listener.next() => match m.map_err(DiscoveryError::Socket)? {
                     (onvif::wsd::Message::Hello(ep), _) => self.heard(ep),
-                    (onvif::wsd::Message::Bye(urn), _) => {
-                        if self.seen.lock().remove(&urn).is_some() {
-                            tracing::info!(%urn, "ONVIF camera said goodbye");
-                        }
+                    (onvif::wsd::Message::Bye(urn), _) if self.seen.lock().remove(&urn).is_some() => {
+                        tracing::info!(%urn, "ONVIF camera said goodbye");
                     }
                     _ => {}
                 },
