@@ -50,47 +50,16 @@ pub fn adverts(cfg: &Config, model: &str, mac: &str) -> Result<Vec<ServiceInfo>,
     Ok(out)
 }
 
-/// The board's name from the device tree (`Raspberry Pi 4 Model B Rev 1.5`), else
-/// `generic`.
-pub fn board_model() -> String {
-    [
-        "/proc/device-tree/model",
-        "/sys/firmware/devicetree/base/model",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read_to_string(p).ok())
-    .map(|s| s.trim_end_matches(['\0', '\n']).to_string())
-    .filter(|s| !s.is_empty())
-    .unwrap_or_else(|| "generic".into())
-}
-
-/// The MAC of the first wired or wireless interface (by name), for inventories.
-pub fn mac_address() -> String {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lo")
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .filter_map(|n| std::fs::read_to_string(format!("/sys/class/net/{n}/address")).ok())
-        .map(|a| a.trim().to_string())
-        .find(|a| !a.is_empty() && a != "00:00:00:00:00:00")
-        .unwrap_or_default()
-}
-
 /// Announces until cancelled, then says goodbye (so browsers drop the device at once).
 pub async fn run(
     cfg: std::sync::Arc<Config>,
     cancel: CancellationToken,
 ) -> Result<(), DiscoveryError> {
-    let (model, mac) = tokio::task::spawn_blocking(|| (board_model(), mac_address()))
+    let board = tokio::task::spawn_blocking(crate::health::board::Board::read)
         .await
         .unwrap_or_default();
-    let services = adverts(&cfg, &model, &mac)?;
+    let model = board.model.unwrap_or_else(|| "generic".into());
+    let services = adverts(&cfg, &model, board.mac.as_deref().unwrap_or(""))?;
     let daemon = ServiceDaemon::new().map_err(|e| DiscoveryError::Mdns(e.to_string()))?;
     let names: Vec<String> = services
         .iter()

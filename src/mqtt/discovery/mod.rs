@@ -78,6 +78,8 @@ pub struct Features {
     pub relay: bool,
     /// Takes OTA updates (the image): the `update` entity reads the `ota` topic and installs.
     pub ota: bool,
+    /// The status page's port (`[http] listen`): the device's `configuration_url`.
+    pub http_port: Option<u16>,
 }
 
 pub struct Discovery<'a> {
@@ -105,6 +107,11 @@ impl Discovery<'_> {
         }
         if let Some(mac) = &self.board.mac {
             d["connections"] = json!([["mac", mac]]);
+        }
+        // The mDNS name camvault announces, so the link works whatever the address.
+        if let Some(port) = self.features.http_port {
+            d["configuration_url"] =
+                json!(format!("http://camvault-{}.local:{port}/", self.device_id));
         }
         d
     }

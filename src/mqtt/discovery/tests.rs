@@ -26,6 +26,7 @@ fn every_entity_has_what_home_assistant_requires() {
         uploads: true,
         relay: true,
         ota: true,
+        http_port: Some(8080),
     };
     let configs = discovery(&topics, &board, all);
     let mut ids = HashSet::new();
@@ -51,6 +52,7 @@ fn every_entity_has_what_home_assistant_requires() {
         assert_eq!(dev["serial_number"], "cv-1");
         assert_eq!(dev["hw_version"], "Raspberry Pi 4 Model B Rev 1.4");
         assert_eq!(dev["connections"][0][1], "dc:a6:32:01:02:03");
+        assert_eq!(dev["configuration_url"], "http://camvault-cv-1.local:8080/");
         assert_eq!(v["origin"]["name"], "camvault");
         match component {
             "sensor" if topic.contains("last_segment") => {
