@@ -338,7 +338,7 @@ fn discover(cfg: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn an_onvif_camera_is_found_by_its_urn_and_tells_its_stream() {
+fn an_onvif_camera_is_found_by_its_urn_tells_its_stream_and_is_recorded() {
     let lan = Lan::new("o");
     let rtsp = RtspCamera::start_in(&lan.peer, &lan.peer_ip, 8554);
     let camera_password = "cam-pass-123";
@@ -349,12 +349,39 @@ fn an_onvif_camera_is_found_by_its_urn_and_tells_its_stream() {
     let cfg = config(
         dir.path(),
         &format!(
-            "[discovery]\nonvif_username = \"onvif\"\nonvif_password_file = \"{}\"\nprobe_seconds = 2\n",
+            "[recording]\nsegment_seconds = 10\n\n[discovery]\nauto_record = \"all\"\n\
+             onvif_username = \"onvif\"\nonvif_password_file = \"{}\"\nprobe_seconds = 2\n",
             secret.display()
         ),
     );
     let data = dir.path().join("data");
-    let daemon = Daemon::start_in(&lan.dev, &cfg, &data);
+    let mut daemon = Daemon::start_in(&lan.dev, &cfg, &data);
+
+    // auto_record = "all": found at start, kept, and recorded after one restart in place.
+    wait_for(
+        "the found camera recording",
+        Duration::from_secs(90),
+        || {
+            let st = status(&cfg);
+            st["cameras"]["testcam-front"]["state"] == "recording"
+        },
+    );
+    wait_for(
+        "a segment of the found camera",
+        Duration::from_secs(60),
+        || {
+            segments(&cfg)
+                .iter()
+                .any(|s| s["camera"] == "testcam-front" && !s["end"].is_null())
+        },
+    );
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("camvault running").count(),
+        2,
+        "one restart, to take the camera in: {log}"
+    );
+    assert_eq!(daemon.child.try_wait().unwrap(), None, "the same process");
 
     let found = discover(&cfg);
     println!("discover: {found}");

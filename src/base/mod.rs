@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod clock;
 pub mod http;
+pub mod inotify;
 pub mod paths;
 pub mod random;
 pub mod supervise;

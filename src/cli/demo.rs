@@ -27,6 +27,11 @@ segment_seconds = 10
 [upload]
 destination = "dir"
 dir = @BUCKET_DIR@
+
+# The demo records its two test cameras only, and stays off the LAN.
+[discovery]
+auto_record = "off"
+announce = false
 "#;
 
 /// The demo's config for a data directory (absolute), also written to `DIR/camvault.toml` so
@@ -85,7 +90,7 @@ pub async fn run(cfg: Config, seconds: Option<u64>) -> Result<(), DaemonError> {
     };
     let result = daemon.run_until(stop).await;
     printer.abort();
-    result
+    result.map(drop)
 }
 
 fn summary(s: &Status) -> String {

@@ -81,12 +81,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Run => {
             let cfg = load(&path)?;
             crate::logging::init(&cfg.log.level);
-            runtime(true)?
+            let exit = runtime(true)?
                 .block_on(crate::daemon::run(cfg))
                 .map_err(|e| match e {
                     crate::daemon::DaemonError::Unusable(u) => Failure::Usage(u.to_string()),
                     e => Failure::runtime(e),
-                })
+                })?;
+            match exit {
+                crate::daemon::Exit::Stopped => Ok(()),
+                crate::daemon::Exit::Restart => Err(Failure::runtime(exec_self())),
+            }
         }
         Cmd::Demo { dir, seconds } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("camvault-demo"));
@@ -301,6 +305,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 
 /// Sends a command the daemon must serve (there is no offline fallback) and prints its result.
 /// How long a quick command may take.
+/// Starts this program again in the same process (same pid, arguments and environment):
+/// returns only if the exec failed.
+fn exec_self() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    if let Some(name) = args.next() {
+        cmd.arg0(name);
+    }
+    cmd.args(args).exec()
+}
+
 const SHORT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn ask_daemon(
@@ -381,7 +397,13 @@ fn status(cfg: &Config) -> Result<Status, Failure> {
         ))),
         Err(ControlError::NotRunning(_)) => {
             let store = open_store(cfg)?;
-            health::offline_status(cfg, &store, SystemClock.now()).map_err(Failure::runtime)
+            // Found cameras are the daemon's cameras too (none in a store from before them).
+            let mut cfg = cfg.clone();
+            let found = store
+                .blocking_read(|db| db.auto_cameras())
+                .unwrap_or_default();
+            crate::discovery::auto::merge(&mut cfg, &found);
+            health::offline_status(&cfg, &store, SystemClock.now()).map_err(Failure::runtime)
         }
         Err(e) => Err(Failure::runtime(e)),
     }

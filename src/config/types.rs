@@ -660,6 +660,20 @@ pub struct DiscoveryConfig {
     pub probe_seconds: u32,
     /// Announce the device over mDNS/DNS-SD (`_camvault._tcp`, and `_http._tcp` with `[http]`).
     pub announce: bool,
+    /// Which found cameras start recording by themselves, under generated names.
+    pub auto_record: AutoRecord,
+}
+
+/// `[discovery] auto_record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoRecord {
+    Off,
+    /// Cameras plugged into the device (a USB webcam, a CSI camera's V4L2 node).
+    #[default]
+    V4l2,
+    /// Those and ONVIF cameras on the LAN (their stream needs the ONVIF credentials).
+    All,
 }
 
 impl Default for DiscoveryConfig {
@@ -670,6 +684,7 @@ impl Default for DiscoveryConfig {
             onvif_password_file: None,
             probe_seconds: 3,
             announce: true,
+            auto_record: AutoRecord::default(),
         }
     }
 }

@@ -46,8 +46,18 @@ pub enum DaemonError {
     Unusable(#[from] preflight::Unusable),
 }
 
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Stopped,
+    /// A found camera was added (`[discovery] auto_record`): start again to record it.
+    Restart,
+}
+
 pub struct Daemon {
     cancel: CancellationToken,
+    /// Told when the daemon should stop and start again with its new cameras.
+    restart: Arc<tokio::sync::Notify>,
     recorder: RecorderHandle,
     tasks: Tasks,
     store: Store,
@@ -65,7 +75,10 @@ impl Daemon {
     }
 
     /// As `start`, on a clock the caller steers (tests).
-    pub async fn start_with_clock(cfg: Config, clock: SharedClock) -> Result<Daemon, DaemonError> {
+    pub async fn start_with_clock(
+        mut cfg: Config,
+        clock: SharedClock,
+    ) -> Result<Daemon, DaemonError> {
         let term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
         let int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
         // SIGHUP re-reads credential files; registering it once keeps its default action
@@ -88,6 +101,9 @@ impl Daemon {
         let store = tokio::task::spawn_blocking(move || Store::open_with(&db_path, opts))
             .await
             .map_err(|_| StoreError::Closed)??;
+        // Cameras found earlier (`[discovery] auto_record`) record like configured ones.
+        let found = store.read(|db| db.auto_cameras()).await?;
+        crate::discovery::auto::merge(&mut cfg, &found);
         let cams: Vec<(String, SourceKind, bool)> = cfg
             .cameras
             .iter()
@@ -153,7 +169,14 @@ impl Daemon {
         let relay = crate::relay::spawn(&cfg, store.clone(), health.clone(), &mut tasks);
         crate::ftp::spawn(&cfg, relay.clone(), &mut tasks);
         let ota = crate::ota::spawn(&cfg, health.clone(), &mut tasks);
-        let discovery = crate::discovery::spawn(&cfg, health.clone(), &mut tasks);
+        let restart = Arc::new(tokio::sync::Notify::new());
+        let discovery = crate::discovery::spawn(
+            &cfg,
+            health.clone(),
+            store.clone(),
+            restart.clone(),
+            &mut tasks,
+        );
         let dispatcher = Dispatcher::new(
             health.clone(),
             recorder.clone(),
@@ -198,6 +221,7 @@ impl Daemon {
         }
         Ok(Daemon {
             cancel,
+            restart,
             recorder,
             tasks,
             store,
@@ -220,15 +244,26 @@ impl Daemon {
         self.store.clone()
     }
 
-    /// Runs until SIGTERM/SIGINT or until `stop` completes, then shuts down.
-    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    /// Runs until SIGTERM/SIGINT, until `stop` completes or until a found camera asks for a
+    /// restart, then shuts down.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Exit, DaemonError> {
         let (mut term, mut int) = (self.term, self.int);
+        let mut exit = Exit::Stopped;
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: stopping"),
             _ = int.recv() => tracing::info!("SIGINT: stopping"),
             _ = stop => tracing::info!("stopping"),
+            _ = self.restart.notified() => {
+                // Finds come in bursts (a hub with two cameras): take them in together.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                tracing::info!("restarting to record the cameras found");
+                exit = Exit::Restart;
+            }
         }
-        notify::stopping();
+        match exit {
+            Exit::Stopped => notify::stopping(),
+            Exit::Restart => notify::reloading(),
+        }
         self.cancel.cancel();
 
         tokio::select! {
@@ -247,7 +282,7 @@ impl Daemon {
             Err(_) => return Err(StoreError::Closed.into()),
         }
         tracing::info!("stopped");
-        Ok(())
+        Ok(exit)
     }
 }
 
@@ -277,7 +312,7 @@ fn immediate_exit() -> ! {
 }
 
 /// `camvault run`.
-pub async fn run(cfg: Config) -> Result<(), DaemonError> {
+pub async fn run(cfg: Config) -> Result<Exit, DaemonError> {
     Daemon::start(cfg)
         .await?
         .run_until(std::future::pending())

@@ -16,6 +16,15 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
+/// Before a restart in place (the same process, exec'd again): systemd waits for READY=1
+/// instead of taking the service for stopped.
+pub fn reloading() {
+    notify(&[
+        NotifyState::Reloading,
+        NotifyState::Status("restarting to record found cameras"),
+    ]);
+}
+
 fn notify(states: &[NotifyState]) {
     // Outside systemd there is no NOTIFY_SOCKET and this does nothing.
     if let Err(e) = sd_notify::notify(false, states) {

@@ -3,8 +3,10 @@
 //! fuzzed without a network; the sockets sit apart from them.
 
 pub mod announce;
+pub mod auto;
 pub mod browse;
 pub mod onvif;
+pub mod v4l2;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::Tasks;
 use crate::config::{Config, Secret};
 use crate::health::{DeviceEvent, Health};
+use crate::store::{AutoCamera, FoundBy, Store, StoreError};
 use onvif::Endpoint;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,10 @@ pub enum DiscoveryError {
     Mdns(String),
     #[error("WS-Discovery socket: {0}")]
     Socket(std::io::Error),
+    #[error("watching /dev for V4L2 cameras: {0}")]
+    Hotplug(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What `discover` answers.
@@ -43,10 +50,20 @@ pub struct Discovery {
     wait: Duration,
     creds: Option<(String, Secret)>,
     http: reqwest::Client,
+    /// The cameras as the daemon runs them (config and earlier finds), to tell new ones.
+    cfg: Arc<Config>,
+    store: Store,
+    /// Told when a found camera was added: the daemon restarts to record it.
+    restart: Arc<tokio::sync::Notify>,
 }
 
 impl Discovery {
-    pub fn new(cfg: &Config, health: Health) -> Discovery {
+    pub fn new(
+        cfg: &Config,
+        health: Health,
+        store: Store,
+        restart: Arc<tokio::sync::Notify>,
+    ) -> Discovery {
         let d = &cfg.discovery;
         let creds = match (&d.onvif_username, &d.onvif_password) {
             (Some(u), Some(p)) => Some((u.clone(), p.clone())),
@@ -62,11 +79,15 @@ impl Discovery {
                 .connect_timeout(Duration::from_secs(3))
                 .build()
                 .unwrap_or_default(),
+            cfg: Arc::new(cfg.clone()),
+            store,
+            restart,
         }
     }
 
-    /// Notes a camera; a new one is announced as `camera.discovered`.
-    fn heard(&self, ep: Endpoint) {
+    /// Notes a camera; a new one is announced as `camera.discovered`, and recorded when
+    /// `auto_record = "all"`.
+    async fn heard(&self, ep: Endpoint) {
         if !ep.is_camera() {
             return;
         }
@@ -75,14 +96,92 @@ impl Discovery {
             .lock()
             .insert(ep.urn.clone(), ep.clone())
             .is_none();
-        if new {
-            tracing::info!(urn = %ep.urn, xaddrs = ?ep.xaddrs, "ONVIF camera found");
-            self.health.emit(DeviceEvent::CameraDiscovered {
-                kind: "onvif".into(),
-                id: ep.urn.clone(),
-                name: ep.scope("name"),
-                address: ep.xaddrs.first().cloned(),
-            });
+        if !new {
+            return;
+        }
+        tracing::info!(urn = %ep.urn, xaddrs = ?ep.xaddrs, "ONVIF camera found");
+        self.health.emit(DeviceEvent::CameraDiscovered {
+            kind: "onvif".into(),
+            id: ep.urn.clone(),
+            name: ep.scope("name"),
+            address: ep.xaddrs.first().cloned(),
+        });
+        if !auto::wanted(self.cfg.discovery.auto_record, FoundBy::Onvif) {
+            return;
+        }
+        let creds = self.creds.as_ref().map(|(u, p)| (u.as_str(), p));
+        let cam = onvif::client::describe(&self.http, &ep, creds).await;
+        let Some(stream) = cam.streams.first() else {
+            tracing::warn!(urn = %ep.urn, error = ?cam.error, "found camera not recorded: no stream");
+            return;
+        };
+        let hint = cam
+            .name
+            .clone()
+            .or(cam.model.clone())
+            .unwrap_or_else(|| "onvif".into());
+        self.record(FoundBy::Onvif, &ep.urn, &stream.source, &hint)
+            .await;
+    }
+
+    /// Keeps a found camera for recording and asks for the restart that starts it, unless
+    /// the config (or an earlier find) already records its source.
+    async fn record(&self, kind: FoundBy, found_id: &str, source: &str, hint: &str) {
+        if auto::is_configured(&self.cfg, source) {
+            return;
+        }
+        let mut taken: Vec<String> = self.cfg.cameras.iter().map(|c| c.name.clone()).collect();
+        let known = self
+            .store
+            .read(|db| db.auto_cameras())
+            .await
+            .unwrap_or_default();
+        if known.iter().any(|a| a.found_id == found_id) {
+            return;
+        }
+        taken.extend(known.into_iter().map(|a| a.name));
+        let cam = AutoCamera {
+            name: auto::name_for(hint, &taken),
+            kind,
+            found_id: found_id.to_string(),
+            source: source.to_string(),
+            created: self.health.now(),
+        };
+        let (c, name) = (cam.clone(), cam.name.clone());
+        let added = self.store.write(move |db| db.add_auto_camera(&c)).await;
+        match added {
+            Ok(true) if self.store.flush().await.is_ok() => {
+                tracing::info!(camera = %name, source = %crate::config::redact_url(source), "recording a found camera; restarting to start it");
+                self.restart.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(camera = %name, error = %e, "found camera not kept"),
+        }
+    }
+
+    /// Reports V4L2 capture devices as they are plugged in (those present at start too), and
+    /// records the ones no camera records when `auto_record` is `v4l2` or `all`.
+    pub async fn watch_v4l2(self, cancel: CancellationToken) -> Result<(), DiscoveryError> {
+        let mut watcher = v4l2::Watcher::new().map_err(DiscoveryError::Hotplug)?;
+        loop {
+            for dev in watcher.scan().await {
+                tracing::info!(device = %dev.device, name = %dev.name, "V4L2 camera found");
+                self.health.emit(DeviceEvent::CameraDiscovered {
+                    kind: "v4l2".into(),
+                    id: dev.device.clone(),
+                    name: Some(dev.name.clone()),
+                    address: None,
+                });
+                if auto::wanted(self.cfg.discovery.auto_record, FoundBy::V4l2) {
+                    let path = v4l2::stable_path(&dev.device);
+                    let source = format!("v4l2://{path}");
+                    self.record(FoundBy::V4l2, &path, &source, &dev.name).await;
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = watcher.changed() => r.map_err(DiscoveryError::Hotplug)?,
+            }
         }
     }
 
@@ -93,7 +192,11 @@ impl Discovery {
         let rtsp = tokio::task::spawn_blocking(move || browse::rtsp_services(wait));
         let v4l2 = tokio::task::spawn_blocking(crate::media::v4l2::capture_devices);
         match onvif::probe::probe(self.wait).await {
-            Ok(found) => found.into_iter().for_each(|ep| self.heard(ep)),
+            Ok(found) => {
+                for ep in found {
+                    self.heard(ep).await;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "WS-Discovery probe"),
         }
         let endpoints: Vec<Endpoint> = self.seen.lock().values().cloned().collect();
@@ -122,7 +225,9 @@ impl Discovery {
     pub async fn watch(self, cancel: CancellationToken) -> Result<(), DiscoveryError> {
         let mut listener = onvif::probe::Listener::bind().map_err(DiscoveryError::Socket)?;
         if let Ok(found) = onvif::probe::probe(self.wait).await {
-            found.into_iter().for_each(|ep| self.heard(ep));
+            for ep in found {
+                self.heard(ep).await;
+            }
         }
         let mut rejoin = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -130,7 +235,7 @@ impl Discovery {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = rejoin.tick() => listener.join_new(),
                 m = listener.next() => match m.map_err(DiscoveryError::Socket)? {
-                    (onvif::wsd::Message::Hello(ep), _) => self.heard(ep),
+                    (onvif::wsd::Message::Hello(ep), _) => self.heard(ep).await,
                     (onvif::wsd::Message::Bye(urn), _) if self.seen.lock().remove(&urn).is_some() => {
                         tracing::info!(%urn, "ONVIF camera said goodbye");
                     }
@@ -141,15 +246,23 @@ impl Discovery {
     }
 }
 
-/// Starts the mDNS advert (`[discovery] announce`) and the ONVIF listener; returns the
-/// handle `discover` asks.
-pub fn spawn(cfg: &Config, health: Health, tasks: &mut Tasks) -> Discovery {
+/// Starts the mDNS advert (`[discovery] announce`), the ONVIF listener and the V4L2
+/// hotplug watch; returns the handle `discover` asks.
+pub fn spawn(
+    cfg: &Config,
+    health: Health,
+    store: Store,
+    restart: Arc<tokio::sync::Notify>,
+    tasks: &mut Tasks,
+) -> Discovery {
     if cfg.discovery.announce {
         let cfg = Arc::new(cfg.clone());
         tasks.spawn_supervised("mdns", move |tok| announce::run(cfg.clone(), tok));
     }
-    let discovery = Discovery::new(cfg, health);
+    let discovery = Discovery::new(cfg, health, store, restart);
     let d = discovery.clone();
     tasks.spawn_supervised("onvif", move |tok| d.clone().watch(tok));
+    let d = discovery.clone();
+    tasks.spawn_supervised("v4l2 hotplug", move |tok| d.clone().watch_v4l2(tok));
     discovery
 }

@@ -61,6 +61,9 @@ pub struct CameraStatus {
     pub missing_seconds_24h: i64,
     /// The segment being written, relative to data_dir.
     pub current_file: Option<String>,
+    /// Why a camera that should record does not (its device is unplugged, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +185,7 @@ pub struct CameraLive {
     pub current_file: Option<String>,
     /// When the segment being written began.
     pub open_since: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
 }
 
 impl CameraLive {
@@ -194,6 +198,7 @@ impl CameraLive {
             frame_loss_percent: 0.0,
             current_file: None,
             open_since: None,
+            reason: None,
         }
     }
 }
@@ -305,6 +310,7 @@ pub(super) fn assemble(
                     .get(name)
                     .map_or(0, |c| super::gaps::missing_ms(*c, l.open_since, now) / 1000),
                 current_file: l.current_file.clone(),
+                reason: l.reason.clone(),
             };
             (name.clone(), st)
         })

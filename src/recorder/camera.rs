@@ -113,6 +113,24 @@ impl CameraTask {
                 }
                 continue;
             }
+            // An unplugged V4L2 camera is stopped, saying why, until its node is back: no
+            // restart loop, and no restarts counted for a cable pulled on purpose.
+            if let Some(node) = self.v4l2_node()
+                && !tokio::fs::try_exists(&node).await.unwrap_or(false)
+            {
+                tracing::warn!(camera = %self.cam.name, device = %node, "camera device is gone; waiting for it");
+                self.live.reason = Some(format!("device {node} is gone (unplugged?)"));
+                self.set_state(CameraState::Stopped);
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = wait_node(node) => {
+                        tracing::info!(camera = %self.cam.name, "camera device is back");
+                    }
+                    _ = enabled.changed() => {}
+                }
+                self.live.reason = None;
+                continue;
+            }
             self.set_state(CameraState::Starting);
             let (started, started_at) = (Instant::now(), self.ctx.health.now());
             let outcome = self.run_once(&mut enabled, &cancel).await;
@@ -132,6 +150,12 @@ impl CameraTask {
             if started.elapsed() >= HEALTHY_AFTER {
                 backoff.reset();
             }
+            // Unplugged while recording: the check at the top of the loop waits for it.
+            if let Some(node) = self.v4l2_node()
+                && !tokio::fs::try_exists(&node).await.unwrap_or(false)
+            {
+                continue;
+            }
             let delay = backoff.next_delay();
             self.live.restarts += 1;
             self.set_state(CameraState::Backoff);
@@ -140,21 +164,11 @@ impl CameraTask {
                 Some(a) => !reachable(a).await,
                 None => false,
             };
-            // A V4L2 camera unplugged (or its driver not loaded yet) resumes when its node
-            // appears, not at the end of a backoff that may have grown to a minute.
-            let node = self.v4l2_node();
-            let absent = match &node {
-                Some(n) => !tokio::fs::try_exists(n).await.unwrap_or(false),
-                None => false,
-            };
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
                 _ = wait_reachable(addr.clone().unwrap_or_default()), if unreachable => {
                     tracing::info!(camera = %self.cam.name, "camera answers again");
-                }
-                _ = wait_node(node.clone().unwrap_or_default()), if absent => {
-                    tracing::info!(camera = %self.cam.name, "camera device is back");
                 }
                 _ = enabled.changed() => {}
             }

@@ -385,35 +385,29 @@ async fn watch_inbox(
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) -> Result<(), RelayError> {
-    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-    use tokio::io::unix::AsyncFd;
-    let inbox_err = |e: nix::Error| RelayError::Inbox {
-        path: dir.clone(),
-        source: std::io::Error::from(e),
-    };
+    use nix::sys::inotify::AddWatchFlags;
     std::fs::create_dir_all(&dir).map_err(|source| RelayError::Inbox {
         path: dir.clone(),
         source,
     })?;
-    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).map_err(inbox_err)?;
-    ino.add_watch(
+    let inbox_err = |e: nix::Error| RelayError::Inbox {
+        path: dir.clone(),
+        source: std::io::Error::from(e),
+    };
+    let fd = crate::base::inotify::watch(
         &dir,
         AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
     )
-    .map_err(inbox_err)?;
-    // SAFETY: `Watch` owns the inotify descriptor, which stays open and the same until the
-    // AsyncFd (and with it the Watch) is dropped.
-    let fd = unsafe { AsyncFd::register_with_interest(Watch(ino), tokio::io::Interest::READABLE) }
-        .map_err(|e| RelayError::Inbox {
-            path: dir.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+    .map_err(|source| RelayError::Inbox {
+        path: dir.clone(),
+        source,
+    })?;
     loop {
         let mut ready = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             r = fd.readable() => r.map_err(|source| RelayError::Inbox { path: dir.clone(), source })?,
         };
-        match ready.get_inner().0.read_events() {
+        match ready.get_inner().read_events() {
             Ok(events) if !events.is_empty() => wake.notify_one(),
             Ok(_) | Err(nix::Error::EAGAIN) => ready.clear_ready(),
             Err(e) => return Err(inbox_err(e)),
@@ -441,16 +435,6 @@ async fn expire_junk(
             _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
-    }
-}
-
-/// The inotify instance, as the file descriptor tokio's reactor waits on.
-struct Watch(nix::sys::inotify::Inotify);
-
-impl std::os::fd::AsRawFd for Watch {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsFd;
-        self.0.as_fd().as_raw_fd()
     }
 }
 

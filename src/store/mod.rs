@@ -12,6 +12,7 @@
 //! those. A power cut loses at most the last uncommitted second of writes, never corrupts the
 //! database (WAL), and every such write can be redone: see docs/ARCHITECTURE.md.
 
+mod auto;
 mod db;
 mod error;
 mod jobs;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+pub use auto::{AutoCamera, FoundBy};
 pub use db::Db;
 pub use error::{CommitError, StoreError};
 pub use jobs::{Job, JobState, PartRow, QueueSummary, Unqueued};

@@ -173,6 +173,23 @@ pub const MIGRATIONS: &[Migration] = &[
         ALTER TABLE camera ADD COLUMN wanted INTEGER CHECK (wanted IS NULL OR wanted IN (0, 1));
     "#,
     },
+    Migration {
+        version: 8,
+        description: "cameras found on the LAN or plugged in, recorded without a config entry",
+        sql: r#"
+        -- `[discovery] auto_record`: a camera found once keeps its name and source across
+        -- restarts. `found_id` is what it was found by (an ONVIF endpoint URN, a V4L2 device
+        -- path), so finding it again adds nothing. The source never holds a password: an
+        -- ONVIF camera's comes from `[discovery]` when the camera is started.
+        CREATE TABLE auto_camera (
+            name       TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+            kind       TEXT NOT NULL CHECK (kind IN ('onvif', 'v4l2')),
+            found_id   TEXT NOT NULL UNIQUE,
+            source     TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        ) STRICT;
+    "#,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

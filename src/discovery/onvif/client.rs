@@ -17,6 +17,10 @@ pub struct Stream {
     pub name: String,
     /// As the camera gives it; any user or password in it is masked.
     pub uri: String,
+    /// The URI without user or password: what a found camera is recorded from (the
+    /// `[discovery]` credentials go in when it starts).
+    #[serde(skip)]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -186,10 +190,13 @@ async fn ask_streams(
             {
                 Ok(b) => {
                     if let Some(uri) = soap::stream_uri(&b) {
+                        let source =
+                            crate::discovery::auto::without_credentials(&uri).unwrap_or_default();
                         cam.streams.push(Stream {
                             profile: token,
                             name,
                             uri: crate::config::redact_url(&uri),
+                            source,
                         });
                     }
                 }
