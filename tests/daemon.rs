@@ -452,7 +452,8 @@ fn every_command_has_a_verb_and_exit_codes_tell_usage_from_failure() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["record", "front", "off"], 0, "enabled"),
         (&["record", "front", "on"], 0, "enabled"),
-        (&["discover"], 0, "v4l2"),
+        (&["discover"], 0, "V4L2 devices: "),
+        (&["discover", "--json"], 0, "\"onvif\""),
         (&["record", "nope", "on"], 2, "no camera named"),
         (&["record", "front", "maybe"], 2, "maybe"),
         (&["snapshot", "nope"], 2, "no camera named"),

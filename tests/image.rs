@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// The camera vivid's capture node becomes when found: named after its card.
+const VIVID: &str = "vivid-000-vid-cap";
+const CLI: &str = "camvault --config /var/lib/camvault/camvault.toml";
+
 #[test]
 fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,7 +26,6 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
     let config = format!(
         "[recording]\nsegment_seconds = 10\nfragment_seconds = 1\n\n\
          [[camera]]\nname = \"pattern\"\nsource = \"test:\"\n\n\
-         [[camera]]\nname = \"vivid\"\nsource = \"v4l2:///dev/video0\"\n\n\
          [upload]\ndestination = \"s3\"\nendpoint = \"http://10.0.2.2:{}\"\nregion = \"us-east-1\"\n\
          bucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key_file = \"s3.secret\"\n\n\
          [mqtt]\nurl = \"mqtt://{BROKER_USER}:{BROKER_PASS}@10.0.2.2:{}\"\nhealth_interval_seconds = 5\n\n\
@@ -49,8 +52,6 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
         vm.console()
     );
     assert!(vm.sh("cat /proc/cmdline").contains("rauc.slot=A"));
-    // A real V4L2 camera: the vivid driver.
-    vm.sh("modprobe vivid n_devs=1 && udevadm settle");
 
     // camvault runs as its own user, from the card's config, now in data and off the card.
     // camvault starts once first boot has put the card's config into data.
@@ -88,10 +89,19 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
         data_mib > 1500,
         "data grew to fill the card: {data_mib} MiB"
     );
+    // A real V4L2 camera plugged in while camvault runs (the vivid driver): found through
+    // /dev, and recorded without a config entry (`auto_record = "v4l2"`, the default).
+    vm.sh("modprobe vivid n_devs=1 && udevadm settle");
+    vm.wait_until(
+        "the plugged-in camera recording",
+        Duration::from_secs(180),
+        &format!(
+            "{CLI} status --json | tr -d ' \\n' | grep -q '\"{VIVID}\":{{\"state\":\"recording\"'"
+        ),
+    );
     // The V4L2 devices as the kernel reports them (the v4l crate), capture nodes only.
     let found: serde_json::Value =
-        serde_json::from_str(&vm.sh("camvault --config /var/lib/camvault/camvault.toml discover"))
-            .unwrap();
+        serde_json::from_str(&vm.sh(&format!("{CLI} discover --json"))).unwrap();
     let v4l2 = found["v4l2"].as_array().unwrap();
     assert!(
         v4l2.iter().all(|d| d["name"] != "vivid-000-vid-out"),
@@ -126,7 +136,7 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
         if first_segment.is_none() && !l.trim().is_empty() {
             first_segment = Some(t0.elapsed());
         }
-        if l.contains("/pattern/") && l.contains("/vivid/") {
+        if l.contains("/pattern/") && l.contains(&format!("/{VIVID}/")) {
             break l;
         }
         assert!(
@@ -172,16 +182,41 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
         "fw_printenv BOOT_A_LEFT | grep -qx BOOT_A_LEFT=3",
     );
 
+    // Unplugged (the driver lets go of the device as a USB camera's would): the camera is
+    // stopped, says why, and does not restart in a loop; nothing holds the module after.
+    vm.sh("echo vivid.0 >/sys/bus/platform/drivers/vivid/unbind");
+    vm.wait_until(
+        "the unplugged camera stopped",
+        Duration::from_secs(60),
+        &format!(
+            "{CLI} status --json | tr -d ' \\n' | grep -q '\"{VIVID}\":{{\"state\":\"stopped\"'"
+        ),
+    );
+    vm.sh("rmmod vivid");
+    let restarts = || {
+        let st: serde_json::Value =
+            serde_json::from_str(&vm.sh(&format!("{CLI} status --json"))).unwrap();
+        (
+            st["cameras"][VIVID]["restarts"].clone(),
+            st["cameras"][VIVID]["reason"].clone(),
+            st["cameras"][VIVID]["state"].clone(),
+        )
+    };
+    let before = restarts();
+    std::thread::sleep(Duration::from_secs(20));
+    let after = restarts();
+    assert_eq!(before, after, "no restart loop while unplugged");
+    assert!(
+        after.1.as_str().is_some_and(|r| r.contains("gone")),
+        "{after:?}"
+    );
+    assert_eq!(after.2, "stopped");
+
     // The update: a v2 bundle through `cmd/ota`, interrupted once, installs into slot B,
     // reboots, and commits once the device records, talks MQTT and uploads again. The vivid
     // camera is done with: switched off (the switch is kept in `data`, so on every slot),
     // so the gate does not wait for a module nobody loads on the new slot.
-    vm.sh("camvault --config /var/lib/camvault/camvault.toml record vivid off");
-    vm.wait_until(
-        "vivid stopped",
-        Duration::from_secs(60),
-        "camvault --config /var/lib/camvault/camvault.toml status --json | tr -d ' \\n' | grep -q '\"vivid\":{\"state\":\"stopped\"'",
-    );
+    vm.sh(&format!("{CLI} record {VIVID} off"));
     let ota = Ota::prepare(dir.path(), &broker, &id);
     ota.refusals(&vm);
     ota.update_with_an_interrupted_download(&vm);
