@@ -105,6 +105,14 @@ fn found_over_mdns_with_a_page_and_metrics_behind_the_device_password() {
     );
     assert_eq!(password.len(), 20);
     let auth = format!("admin:{password}");
+    // Root finds it with `status` (tests run as root, as the image's admin is).
+    let text = run(camvault().arg("--config").arg(&cfg).arg("status")).stdout;
+    assert!(
+        text.contains(&format!(
+            "status page: http://camvault-cv-test.local:8080/ (user admin, password {password})"
+        )),
+        "{text}"
+    );
 
     // Found by a browser on another host, with what an inventory needs in its TXT.
     let found = peer(&lan, &["mdns-browse", "_camvault._tcp.local.", "6"]);

@@ -147,6 +147,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 print::json(&status)
             } else {
                 print::status(&status);
+                print_web_login(&cfg);
                 Ok(())
             }
         }
@@ -305,6 +306,41 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 
 /// Sends a command the daemon must serve (there is no offline fallback) and prints its result.
 /// How long a quick command may take.
+/// Where the status page is and, for root only (it can read the file anyway), its password:
+/// the one place besides credentials.txt a user finds it.
+fn print_web_login(cfg: &Config) {
+    let Some(addr) = cfg.http.listen else { return };
+    let page = format!("http://camvault-{}.local:{}/", cfg.device.id, addr.port());
+    let password = if nix::unistd::geteuid().is_root() {
+        cfg.http
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .or_else(|| {
+                let file = cfg.http.password_file.clone().unwrap_or_else(|| {
+                    crate::web::default_password_file(&crate::base::DataDir::new(
+                        &cfg.device.data_dir,
+                    ))
+                });
+                std::fs::read_to_string(file)
+                    .ok()
+                    .map(|s| s.trim_end().to_string())
+            })
+    } else {
+        None
+    };
+    match password {
+        Some(pw) => println!(
+            "status page: {page} (user {}, password {pw})",
+            cfg.http.username
+        ),
+        None => println!(
+            "status page: {page} (user {}; the password is root's to read)",
+            cfg.http.username
+        ),
+    }
+}
+
 /// Starts this program again in the same process (same pid, arguments and environment):
 /// returns only if the exec failed.
 fn exec_self() -> std::io::Error {
