@@ -172,7 +172,8 @@ impl Discovery {
                     name: Some(dev.name.clone()),
                     address: None,
                 });
-                if auto::wanted(self.cfg.discovery.auto_record, FoundBy::V4l2) {
+                let recordable = crate::media::v4l2::choose(&dev.formats).is_some();
+                if recordable && auto::wanted(self.cfg.discovery.auto_record, FoundBy::V4l2) {
                     let path = v4l2::stable_path(&dev.device);
                     let source = format!("v4l2://{path}");
                     self.record(FoundBy::V4l2, &path, &source, &dev.name).await;

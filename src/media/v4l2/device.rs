@@ -65,6 +65,20 @@ fn formats_of(device: &str, dev: &Device) -> Result<Vec<V4l2Format>, MediaError>
         .collect())
 }
 
+/// Drivers whose capture nodes are not cameras: image processors and codecs that also
+/// show up as `/dev/video*` (the Pi's ISP outputs frames it was given, not a scene).
+const NOT_CAMERAS: &[&str] = &[
+    "bcm2835-isp",
+    "bcm2835-codec",
+    "rpivid",
+    "pispbe",
+    "hantro-vpu",
+    "rkvdec",
+    "cedrus",
+    "vicodec",
+    "vim2m",
+];
+
 /// Every video capture node on the machine, sorted by path. Nodes that vanish or refuse while
 /// being asked are left out: a hotplugged camera is not an error.
 pub fn capture_devices() -> Vec<V4l2Device> {
@@ -82,7 +96,10 @@ fn describe(path: &Path) -> Option<V4l2Device> {
     let caps = dev.query_caps().ok()?;
     let captures = caps.capabilities.contains(Flags::VIDEO_CAPTURE)
         || caps.capabilities.contains(Flags::VIDEO_CAPTURE_MPLANE);
-    if !captures || !caps.capabilities.contains(Flags::STREAMING) {
+    if !captures
+        || !caps.capabilities.contains(Flags::STREAMING)
+        || NOT_CAMERAS.contains(&caps.driver.as_str())
+    {
         return None;
     }
     let formats = formats_of(&device, &dev).ok()?;
