@@ -424,3 +424,61 @@ fn an_onvif_camera_is_found_by_its_urn_tells_its_stream_and_is_recorded() {
     assert!(!log.contains(camera_password), "{log}");
     assert!(!found.to_string().contains(camera_password));
 }
+
+#[test]
+fn https_with_the_devices_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\npassword = \"pw-123456\"\ntls = true\n\n\
+             [discovery]\nannounce = false\nauto_record = \"off\"\n"
+        ),
+    );
+    let data = dir.path().join("data");
+    let _daemon = Daemon::start(&cfg, &data, &[]);
+    let (cert, key) = (data.join("http.crt"), data.join("http.key"));
+    wait_for(
+        "the self-signed certificate",
+        Duration::from_secs(10),
+        || cert.exists() && key.exists(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A client that connects and says nothing holds up no one.
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let host = format!("camvault-cv-test.local:{port}");
+    let curl = |scheme: &str, auth: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["--resolve", &format!("{host}:127.0.0.1"), "-u", auth])
+            .arg(format!("{scheme}://{host}/metrics"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // The certificate is for the device's mDNS name, and a client that trusts it verifies it.
+    wait_for("HTTPS answers", Duration::from_secs(10), || {
+        curl("https", "admin:pw-123456") == "200"
+    });
+    assert_eq!(curl("https", "admin:wrong-pass"), "401");
+    assert_eq!(
+        curl("http", "admin:pw-123456"),
+        "000",
+        "no plain HTTP on the TLS port"
+    );
+}

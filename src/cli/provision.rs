@@ -105,7 +105,9 @@ pub fn credentials_text(p: &Provisioned) -> String {
         s += &format!("FTP user {user}: password {pw}\n");
     }
     if let Some((user, pw)) = &p.http_password {
-        s += &format!("status page (http://<device>:8080/): user {user}, password {pw}\n");
+        s += &format!(
+            "status page (http://camvault-<device id>.local, the port of [http] listen): user {user}, password {pw}\n"
+        );
     }
     s
 }

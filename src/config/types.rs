@@ -703,6 +703,20 @@ pub struct HttpConfig {
     /// `password` is given: `<data_dir>/http.secret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// HTTPS, with `tls_cert_file`/`tls_key_file` or else a self-signed certificate made on
+    /// first start (`<data_dir>/http.crt`, `http.key`).
+    pub tls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl HttpConfig {
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
 }
 
 impl Default for HttpConfig {
@@ -712,6 +726,9 @@ impl Default for HttpConfig {
             username: "admin".to_string(),
             password: None,
             password_file: None,
+            tls: false,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

@@ -461,6 +461,12 @@ fn lan(cfg: &Config) -> Result<(), Problem> {
             "give either `http.password` or `http.password_file`, not both",
         );
     }
+    if h.tls_cert_file.is_some() != h.tls_key_file.is_some() {
+        return bad(
+            "http.tls_key_file",
+            "HTTPS needs both tls_cert_file and tls_key_file, or neither (self-signed)",
+        );
+    }
     if h.password.as_ref().is_some_and(|p| p.expose().len() < 8) {
         return bad("http.password", "must be at least 8 characters");
     }

@@ -1,6 +1,7 @@
 //! Being found: a DNS-SD advert over mDNS (the `mdns-sd` crate) for `_camvault._tcp` on
 //! `camvault-<id>.local`, with TXT `id`, `version`, `model`, `mac` and `http` (the status
-//! page's port, empty when off), plus `_http._tcp` when the page is on. Home Assistant's
+//! page's port, empty when off), plus `_http._tcp` (`_https._tcp` with TLS) when the page is
+//! on. Home Assistant's
 //! zeroconf and any Bonjour browser see it; the addresses follow the interfaces as they
 //! come and go.
 
@@ -12,6 +13,7 @@ use crate::config::Config;
 
 pub const SERVICE: &str = "_camvault._tcp.local.";
 const HTTP_SERVICE: &str = "_http._tcp.local.";
+const HTTPS_SERVICE: &str = "_https._tcp.local.";
 
 /// The adverts for this device (pure: tested without a network).
 pub fn adverts(cfg: &Config, model: &str, mac: &str) -> Result<Vec<ServiceInfo>, DiscoveryError> {
@@ -36,7 +38,11 @@ pub fn adverts(cfg: &Config, model: &str, mac: &str) -> Result<Vec<ServiceInfo>,
     if let Some(port) = http {
         out.push(
             ServiceInfo::new(
-                HTTP_SERVICE,
+                if cfg.http.tls {
+                    HTTPS_SERVICE
+                } else {
+                    HTTP_SERVICE
+                },
                 &instance,
                 &host,
                 "",

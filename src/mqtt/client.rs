@@ -300,7 +300,7 @@ async fn announce(
             uploads: cfg.upload.destination != crate::config::Destination::None,
             relay: cfg.relay.enabled,
             ota,
-            http_port: cfg.http.listen.map(|a| a.port()),
+            http_page: cfg.http.listen.map(|a| (cfg.http.scheme(), a.port())),
         },
     };
     for (topic, payload) in d.configs(&cameras, &retired) {

@@ -6,6 +6,7 @@
 mod auth;
 mod metrics;
 mod page;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ pub enum WebError {
     Password { path: PathBuf, reason: String },
     #[error("http: {0}")]
     Serve(std::io::Error),
+    #[error("http TLS: {0}")]
+    Tls(String),
 }
 
 #[derive(Clone)]
@@ -114,11 +117,42 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| WebError::Bind { addr, source })?;
-    tracing::info!(%addr, "status page and metrics listening");
+    if !cfg.http.tls {
+        tracing::info!(%addr, "status page and metrics listening");
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(cancel.cancelled_owned())
+            .await
+            .map_err(WebError::Serve);
+    }
+    let c = cfg.clone();
+    let acceptor = tokio::task::spawn_blocking(move || tls_acceptor(&c))
+        .await
+        .map_err(|e| WebError::Tls(e.to_string()))??;
+    let listener = tls::TlsListener::new(listener, acceptor).map_err(WebError::Serve)?;
+    tracing::info!(%addr, "status page and metrics listening (HTTPS)");
     axum::serve(listener, app)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await
         .map_err(WebError::Serve)
+}
+
+/// The owner's certificate, or the device's own, made on first start.
+fn tls_acceptor(cfg: &Config) -> Result<tokio_rustls::TlsAcceptor, WebError> {
+    let h = &cfg.http;
+    let data = DataDir::new(&cfg.device.data_dir);
+    let (cert, key) = match (&h.tls_cert_file, &h.tls_key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => {
+            let (c, k) = (data.join("http.crt"), data.join("http.key"));
+            let id = &cfg.device.id;
+            let names = vec![format!("camvault-{id}.local"), format!("camvault-{id}")];
+            if tls::ensure_self_signed(&c, &k, names).map_err(WebError::Tls)? {
+                tracing::info!(cert = %c.display(), "made the status page's self-signed certificate");
+            }
+            (c, k)
+        }
+    };
+    tls::acceptor(&cert, &key).map_err(WebError::Tls)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {

@@ -184,7 +184,8 @@ impl Vm {
             if start.elapsed() > timeout {
                 let why = self.ssh(
                     "journalctl -b --no-pager -u camvault-firstboot -u camvault | tail -n 60; \
-                     cat /boot/firmware/camvault-error.txt 2>/dev/null",
+                     cat /boot/firmware/camvault-error.txt 2>/dev/null; \
+                     camvault --config /var/lib/camvault/camvault.toml status --json 2>&1 | head -c 3000",
                 );
                 panic!(
                     "{what}: not after {timeout:?}:\n{}{}",

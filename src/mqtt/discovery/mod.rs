@@ -78,8 +78,8 @@ pub struct Features {
     pub relay: bool,
     /// Takes OTA updates (the image): the `update` entity reads the `ota` topic and installs.
     pub ota: bool,
-    /// The status page's port (`[http] listen`): the device's `configuration_url`.
-    pub http_port: Option<u16>,
+    /// The status page's scheme and port (`[http]`): the device's `configuration_url`.
+    pub http_page: Option<(&'static str, u16)>,
 }
 
 pub struct Discovery<'a> {
@@ -109,9 +109,11 @@ impl Discovery<'_> {
             d["connections"] = json!([["mac", mac]]);
         }
         // The mDNS name camvault announces, so the link works whatever the address.
-        if let Some(port) = self.features.http_port {
-            d["configuration_url"] =
-                json!(format!("http://camvault-{}.local:{port}/", self.device_id));
+        if let Some((scheme, port)) = self.features.http_page {
+            d["configuration_url"] = json!(format!(
+                "{scheme}://camvault-{}.local:{port}/",
+                self.device_id
+            ));
         }
         d
     }

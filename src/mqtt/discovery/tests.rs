@@ -26,7 +26,7 @@ fn every_entity_has_what_home_assistant_requires() {
         uploads: true,
         relay: true,
         ota: true,
-        http_port: Some(8080),
+        http_page: Some(("http", 8080)),
     };
     let configs = discovery(&topics, &board, all);
     let mut ids = HashSet::new();
