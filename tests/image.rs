@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The camera vivid's capture node becomes when found: named after its card.
-const VIVID: &str = "vivid-000-vid-cap";
+/// The camera vivid's capture node becomes when found: named after its card (`vivid`).
+const VIVID: &str = "vivid";
 const CLI: &str = "camvault --config /var/lib/camvault/camvault.toml";
 
 #[test]
