@@ -98,7 +98,7 @@ def main():
             data = os.path.join(tmp, f"cv-{len(runs)}")
             cfg = os.path.join(tmp, "camvault.toml")
             with open(cfg, "w") as f:
-                f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n'
+                f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n[discovery]\nannounce = false\nauto_record = "off"\n'
                         f'[recording]\nffmpeg = "{ffmpeg}"\n')
                 for i in range(a.cameras):
                     f.write(f'[[camera]]\nname = "c{i}"\nsource = "{url}"\n')

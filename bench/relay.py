@@ -132,7 +132,7 @@ def run_camvault(binary, nginx, clips, url, tmp):
         os.utime(f"{inbox}/{name}", (old, old))
     cfg = f"{tmp}/camvault.toml"
     with open(cfg, "w") as f:
-        f.write(f'[device]\nid = "bench"\ndata_dir = "{data}"\n\n'
+        f.write(f'[device]\nid = "bench"\ndata_dir = "{data}"\n[discovery]\nannounce = false\nauto_record = "off"\n\n'
                 f'[relay]\nenabled = true\nrtmp_url = "{url}"\nscan_interval_seconds = 1\n'
                 f"max_lag_seconds = 0\n[log]\nlevel = \"warn\"\n")
     cpu0, t0 = children_cpu(), time.time()

@@ -123,7 +123,7 @@ def camvault(binary, endpoint, tmp, src, size, ca=None):
     os.link(src, os.path.join(data, rel))
     cfg = os.path.join(tmp, "camvault.toml")
     with open(cfg, "w") as f:
-        f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n'
+        f.write(f'[device]\nid = "cv-bench"\ndata_dir = "{data}"\n[log]\nlevel = "warn"\n[discovery]\nannounce = false\nauto_record = "off"\n'
                 f'[[camera]]\nname = "bench"\nsource = "test:"\nenabled = false\n'
                 f'[upload]\ndestination = "s3"\nendpoint = "{endpoint}"\nbucket = "bench"\n'
                 f'access_key_id = "{KEY_ID}"\nsecret_access_key = "{SECRET}"\n'

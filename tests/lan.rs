@@ -87,7 +87,8 @@ fn found_over_mdns_with_a_page_and_metrics_behind_the_device_password() {
     let cfg = config(
         dir.path(),
         "[[camera]]\nname = \"front\"\nsource = \"test:\"\n\n[[camera]]\nname = \"yard\"\nsource = \"test:\"\n\n\
-         [recording]\nsegment_seconds = 10\n\n[http]\nlisten = \"0.0.0.0:8080\"\n",
+         [recording]\nsegment_seconds = 10\n\n[http]\nlisten = \"0.0.0.0:8080\"\n\n\
+         [discovery]\nannounce = true\n",
     );
     let data = dir.path().join("data");
     let daemon = Daemon::start_in(&lan.dev, &cfg, &data);

@@ -16,7 +16,7 @@ async fn an_uploaded_segment_goes_when_the_clock_passes_its_keep_time() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path().join("data"));
     let text = format!(
-        "[device]\nid = \"t\"\ndata_dir = \"{}\"\n[upload]\ndestination = \"dir\"\ndir = \"{}\"\n[retention]\nkeep_uploaded_hours = 24\n",
+        "[device]\nid = \"t\"\ndata_dir = \"{}\"\n[upload]\ndestination = \"dir\"\ndir = \"{}\"\n[retention]\nkeep_uploaded_hours = 24\n[discovery]\nannounce = false\nauto_record = \"off\"\n",
         data.root().display(),
         dir.path().join("bucket").display()
     );

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::base::Tasks;
-use crate::config::{Config, Secret};
+use crate::config::{AutoRecord, Config, Secret};
 use crate::health::{DeviceEvent, Health};
 use crate::store::{AutoCamera, FoundBy, Store, StoreError};
 use onvif::Endpoint;
@@ -247,8 +247,8 @@ impl Discovery {
     }
 }
 
-/// Starts the mDNS advert (`[discovery] announce`), the ONVIF listener and the V4L2
-/// hotplug watch; returns the handle `discover` asks.
+/// Starts the mDNS advert (`[discovery] announce`), the ONVIF listener (`auto_record =
+/// "all"`) and the V4L2 hotplug watch; returns the handle `discover` asks.
 pub fn spawn(
     cfg: &Config,
     health: Health,
@@ -261,8 +261,12 @@ pub fn spawn(
         tasks.spawn_supervised("mdns", move |tok| announce::run(cfg.clone(), tok));
     }
     let discovery = Discovery::new(cfg, health, store, restart);
-    let d = discovery.clone();
-    tasks.spawn_supervised("onvif", move |tok| d.clone().watch(tok));
+    // Probing the LAN at start and hearing Hellos only serve recording what is found; a
+    // `discover` probes (and reports) whatever the setting.
+    if cfg.discovery.auto_record == AutoRecord::All {
+        let d = discovery.clone();
+        tasks.spawn_supervised("onvif", move |tok| d.clone().watch(tok));
+    }
     let d = discovery.clone();
     tasks.spawn_supervised("v4l2 hotplug", move |tok| d.clone().watch_v4l2(tok));
     discovery

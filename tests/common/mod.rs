@@ -120,14 +120,21 @@ pub fn example_config(dir: &Path, secret: &str) -> PathBuf {
     path
 }
 
-/// A minimal valid config using `data_dir`, with `extra` appended.
+/// A minimal valid config using `data_dir`, with `extra` appended. Tests stay off the
+/// machine's network: no mDNS advert and no found cameras, unless `extra` has its own
+/// `[discovery]`.
 pub fn config(dir: &Path, extra: &str) -> PathBuf {
     let data = dir.join("data");
     let path = dir.join("camvault.toml");
+    let quiet = if extra.contains("[discovery]") {
+        ""
+    } else {
+        "\n[discovery]\nannounce = false\nauto_record = \"off\"\n"
+    };
     write(
         &path,
         &format!(
-            "[device]\nid = \"cv-test\"\ndata_dir = \"{}\"\n\n{extra}\n",
+            "[device]\nid = \"cv-test\"\ndata_dir = \"{}\"\n\n{extra}\n{quiet}",
             data.display()
         ),
     );
