@@ -192,7 +192,18 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
             "{CLI} status --json | tr -d ' \\n' | grep -q '\"{VIVID}\":{{\"state\":\"stopped\"'"
         ),
     );
-    vm.sh("rmmod vivid");
+    // Nothing camvault runs keeps the gone device open: the module can go (the last file
+    // handles close as their processes are reaped).
+    let rmmod = vm.ssh(
+        "for i in $(seq 30); do rmmod vivid 2>/dev/null && exit 0; sleep 1; done; \
+         for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q video && echo \"$(cat $p/comm) holds a video node\"; done; \
+         exit 1",
+    );
+    assert_eq!(
+        rmmod.code, 0,
+        "vivid still in use: {}{}",
+        rmmod.stdout, rmmod.stderr
+    );
     let restarts = || {
         let st: serde_json::Value =
             serde_json::from_str(&vm.sh(&format!("{CLI} status --json"))).unwrap();
