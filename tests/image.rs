@@ -196,7 +196,7 @@ fn the_image_boots_applies_the_card_config_records_uploads_and_updates_itself() 
     // handles close as their processes are reaped).
     let rmmod = vm.ssh(
         "for i in $(seq 30); do rmmod vivid 2>/dev/null && exit 0; sleep 1; done; \
-         for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q video && echo \"$(cat $p/comm) holds a video node\"; done; \
+         for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q /dev/video && echo \"$(cat $p/comm) $(grep -E '^(State|PPid)' $p/status | tr '\\n' ' ') wchan $(cat $p/wchan) holds $(ls -l $p/fd | grep /dev/video)\"; done; ps -ef | grep -E '[f]fmpeg|[c]amvault' | head; \
          exit 1",
     );
     assert_eq!(

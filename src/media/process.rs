@@ -1,6 +1,7 @@
 //! Rules for every child process: argv (never a shell), its own process group, a clean
-//! environment with TZ=UTC (ffmpeg's strftime names files in local time), stdin closed, killed if camvault dies, stopped with one
-//! SIGINT then SIGKILL after a timeout, and always reaped.
+//! environment with TZ=UTC (ffmpeg's strftime names files in local time), no descriptor of
+//! ours but stdio, stdin closed, killed if camvault dies, stopped with one SIGINT then SIGKILL
+//! after a timeout, and always reaped.
 
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -22,6 +23,10 @@ pub fn command(program: &str) -> Command {
             std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
         )
         .env("TZ", "UTC");
+    // SAFETY: the hook makes one async-signal-safe syscall (or fcntls).
+    unsafe {
+        cmd.pre_exec(crate::base::fds::cloexec_above_stdio);
+    }
     cmd
 }
 

@@ -50,7 +50,15 @@ fn tool(program: &str, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Result<Vec<u8
         program: program.to_string(),
         detail,
     };
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    // SAFETY: the hook makes one async-signal-safe syscall (or fcntls).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(
+            &mut cmd,
+            crate::base::fds::cloexec_above_stdio,
+        );
+    }
+    let mut child = cmd
         .args(args)
         .env_clear()
         .env(

@@ -29,8 +29,16 @@ pub fn formats(device: &str) -> Result<Vec<V4l2Format>, MediaError> {
     formats_of(device, &dev)
 }
 
+/// The `v4l` crate opens without close-on-exec; set it at once so no child inherits the
+/// device (the spawn rules also mark everything close-on-exec, for the moment in between).
+fn open_cloexec(path: &Path) -> std::io::Result<Device> {
+    let dev = Device::with_path(path)?;
+    crate::base::fds::set_cloexec(dev.handle().fd());
+    Ok(dev)
+}
+
 fn open(device: &str) -> Result<Device, MediaError> {
-    Device::with_path(device).map_err(|e| failed(device, e))
+    open_cloexec(Path::new(device)).map_err(|e| failed(device, e))
 }
 
 fn failed(device: &str, e: std::io::Error) -> MediaError {
@@ -92,7 +100,7 @@ pub fn capture_devices() -> Vec<V4l2Device> {
 
 fn describe(path: &Path) -> Option<V4l2Device> {
     let device = path.to_string_lossy().into_owned();
-    let dev = Device::with_path(path).ok()?;
+    let dev = open_cloexec(path).ok()?;
     let caps = dev.query_caps().ok()?;
     let captures = caps.capabilities.contains(Flags::VIDEO_CAPTURE)
         || caps.capabilities.contains(Flags::VIDEO_CAPTURE_MPLANE);
