@@ -609,12 +609,15 @@ fn ftps_keeps_the_password_and_the_video_off_the_wire() {
     assert_eq!(r.code, 0, "openssl: {}", r.stderr);
     let ftp = free_port();
     let cfg = relay_config(dir.path(), &nginx.url(), ftp, "");
-    // [ftp] is the config's last section: the TLS keys join it.
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text += &format!(
-        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
-        cert.display(),
-        key.display()
+    // The TLS keys join [ftp].
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[ftp]\n",
+        &format!(
+            "[ftp]\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+        1,
     );
     std::fs::write(&cfg, text).unwrap();
     let data = dir.path().join("data");
