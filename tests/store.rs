@@ -47,6 +47,11 @@ const FIXTURES: &[(u32, &str)] = &[
            VALUES (NULL, 'clips/front/front_2023-11-14_22-15-00.mp4', 'clips/front/front_2023-11-14_22-15-00.mp4', 999, 'done', 1700000200000, 1700000300000, '\"e\"');",
     ),
     (7, "UPDATE camera SET wanted = 0 WHERE id = 1;"),
+    (
+        8,
+        "INSERT INTO auto_camera (name, kind, found_id, source, created_ms)
+           VALUES ('vivid', 'v4l2', '/dev/v4l/by-path/platform-vivid.0-video-index0', 'v4l2:///dev/v4l/by-path/platform-vivid.0-video-index0', 1700000700000);",
+    ),
 ];
 
 fn schema_of(path: &std::path::Path) -> Vec<String> {
@@ -124,6 +129,42 @@ fn an_upload_begun_with_md5_parts_starts_over_under_crc32c() {
         .unwrap();
     // The job itself is kept (its file still needs uploading); only its MD5-era progress goes.
     assert_eq!((upload_id, part_size, parts), (None, None, 0));
+}
+
+#[test]
+fn a_found_camera_is_kept_once_by_what_found_it() {
+    use camvault::store::{AutoCamera, FoundBy};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("camvault.db")).unwrap();
+    let cam = |name: &str, found_id: &str| AutoCamera {
+        name: name.into(),
+        kind: FoundBy::Onvif,
+        found_id: found_id.into(),
+        source: "rtsp://10.0.0.6:554/s1".into(),
+        created: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    };
+    let (a, again, renamed) = (
+        cam("gate", "urn:uuid:1"),
+        cam("gate-2", "urn:uuid:1"),
+        cam("gate", "urn:uuid:2"),
+    );
+    let added = store
+        .blocking_write(move |db| {
+            Ok((
+                db.add_auto_camera(&a)?,
+                db.add_auto_camera(&again)?,
+                db.add_auto_camera(&renamed)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(added, (true, false, false), "once per find, once per name");
+    let kept = store.blocking_read(|db| db.auto_cameras()).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].name.as_str(), kept[0].kind),
+        ("gate", FoundBy::Onvif)
+    );
+    store.close().unwrap();
 }
 
 #[test]
