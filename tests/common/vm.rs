@@ -218,10 +218,23 @@ impl Vm {
 impl Vm {
     /// Waits until the VM runs slot `slot` (U-Boot's `rauc.slot=` on the kernel line): SSH
     /// drops while it reboots, which is fine.
+    /// Waits until the device runs from `slot`: its kernel command line says so over SSH. A
+    /// slot that is rolled back within minutes may be gone again before SSH answers (seen
+    /// twice under TCG): U-Boot's script announcing a boot of it, followed by the next boot,
+    /// proves it ran too.
     pub fn wait_rebooted_into(&self, slot: &str) {
         let start = Instant::now();
+        let line = format!("camvault: booting slot {slot}");
+        let before = self.console().matches(&line).count();
+        let missed = || {
+            let console = self.console();
+            console.matches(&line).count() > before
+                && console
+                    .rfind(&line)
+                    .is_some_and(|i| console[i + line.len()..].contains("camvault: booting slot "))
+        };
         let probe = format!("grep -q 'rauc.slot={slot} ' /proc/cmdline");
-        while self.ssh(&probe).code != 0 {
+        while !missed() && self.ssh(&probe).code != 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(900),
                 "no boot into slot {slot}; console:\n{}",
