@@ -216,8 +216,6 @@ impl Vm {
 }
 
 impl Vm {
-    /// Waits until the VM runs slot `slot` (U-Boot's `rauc.slot=` on the kernel line): SSH
-    /// drops while it reboots, which is fine.
     /// Waits until the device runs from `slot`: its kernel command line says so over SSH. A
     /// slot that is rolled back within minutes may be gone again before SSH answers (seen
     /// twice under TCG): U-Boot's script announcing a boot of it, followed by the next boot,
