@@ -41,9 +41,10 @@ fn peer(lan: &Lan, args: &[&str]) -> serde_json::Value {
     })
 }
 
-fn http_code(lan: &Lan, url: &str, auth: Option<&str>) -> String {
-    let mut c = Lan::exec(&lan.peer, "curl");
-    c.args([
+/// The HTTP status curl got (`000` when there was no HTTP answer); `curl` is the program
+/// to run, in a namespace or not, with any options of its own.
+fn status_code(mut curl: Command, url: &str, auth: Option<&str>) -> String {
+    curl.args([
         "-s",
         "-o",
         "/dev/null",
@@ -53,10 +54,14 @@ fn http_code(lan: &Lan, url: &str, auth: Option<&str>) -> String {
         "10",
     ]);
     if let Some(a) = auth {
-        c.args(["-u", a]);
+        curl.args(["-u", a]);
     }
-    let out = c.arg(url).output().unwrap();
+    let out = curl.arg(url).output().unwrap();
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn http_code(lan: &Lan, url: &str, auth: Option<&str>) -> String {
+    status_code(Lan::exec(&lan.peer, "curl"), url, auth)
 }
 
 fn chromium(lan: &Lan, profile: &Path, url: &str, extra: &[&str]) -> String {
@@ -331,21 +336,6 @@ impl Drop for OnvifCamera {
     }
 }
 
-fn discover(cfg: &Path) -> serde_json::Value {
-    let out = camvault()
-        .arg("--config")
-        .arg(cfg)
-        .args(["discover", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn an_onvif_camera_is_found_by_its_urn_tells_its_stream_and_is_recorded() {
     let lan = Lan::new("o");
@@ -392,7 +382,7 @@ fn an_onvif_camera_is_found_by_its_urn_tells_its_stream_and_is_recorded() {
     );
     assert_eq!(daemon.child.try_wait().unwrap(), None, "the same process");
 
-    let found = discover(&cfg);
+    let found = cli_json(&cfg, &["discover", "--json"]);
     println!("discover: {found}");
     let cams = found["onvif"].as_array().unwrap();
     assert_eq!(cams.len(), 1, "{found}");
@@ -454,23 +444,11 @@ fn https_with_the_devices_own_certificate() {
     let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let host = format!("camvault-cv-test.local:{port}");
     let curl = |scheme: &str, auth: &str| {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .arg("--cacert")
+        let mut c = Command::new("curl");
+        c.arg("--cacert")
             .arg(&cert)
-            .args(["--resolve", &format!("{host}:127.0.0.1"), "-u", auth])
-            .arg(format!("{scheme}://{host}/metrics"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
+            .args(["--resolve", &format!("{host}:127.0.0.1")]);
+        status_code(c, &format!("{scheme}://{host}/metrics"), Some(auth))
     };
     // The certificate is for the device's mDNS name, and a client that trusts it verifies it.
     wait_for("HTTPS answers", Duration::from_secs(10), || {

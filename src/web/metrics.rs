@@ -63,6 +63,11 @@ fn number(v: f64) -> String {
     }
 }
 
+/// A family with a single, unlabelled sample.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
+    family(out, name, kind, help).sample(name, &[], value);
+}
+
 /// One gauge per field, with one sample per camera.
 fn per_camera(
     out: &mut String,
@@ -96,124 +101,112 @@ pub fn render(status: &Status, extra: &Extra) -> String {
         1.0,
     );
     if let Some(up) = status.uptime_s {
-        family(
+        single(
             o,
             "camvault_uptime_seconds",
             "gauge",
             "Seconds since camvault started.",
-        )
-        .sample("camvault_uptime_seconds", &[], up as f64);
+            up as f64,
+        );
     }
     if let Some(d) = &status.disk {
-        family(
+        single(
             o,
             "camvault_disk_size_bytes",
             "gauge",
             "Size of the recordings' file system.",
-        )
-        .sample("camvault_disk_size_bytes", &[], d.total_bytes as f64);
-        family(
+            d.total_bytes as f64,
+        );
+        single(
             o,
             "camvault_disk_used_bytes",
             "gauge",
             "Bytes used on the recordings' file system.",
-        )
-        .sample("camvault_disk_used_bytes", &[], d.used_bytes as f64);
-        family(
+            d.used_bytes as f64,
+        );
+        single(
             o,
             "camvault_disk_free_bytes",
             "gauge",
             "Bytes free on the recordings' file system.",
-        )
-        .sample("camvault_disk_free_bytes", &[], d.free_bytes as f64);
+            d.free_bytes as f64,
+        );
     }
     let oldest = extra
         .totals
         .oldest_stored
         .map(|t| (extra.now - t).num_milliseconds().max(0) as f64 / 1000.0);
     if let Some(age) = oldest {
-        family(
+        single(
             o,
             "camvault_recording_oldest_age_seconds",
             "gauge",
             "Age of the oldest footage still on the card.",
-        )
-        .sample("camvault_recording_oldest_age_seconds", &[], age);
+            age,
+        );
     }
-    family(o, "camvault_snapshots_total", "counter", "Snapshots taken.").sample(
+    single(
+        o,
         "camvault_snapshots_total",
-        &[],
+        "counter",
+        "Snapshots taken.",
         extra.totals.snapshots as f64,
     );
-    family(o, "camvault_clips_total", "counter", "Clips cut.").sample(
+    single(
+        o,
         "camvault_clips_total",
-        &[],
+        "counter",
+        "Clips cut.",
         extra.totals.clips as f64,
     );
-    family(
+    single(
         o,
         "camvault_upload_failures_total",
         "counter",
         "Upload attempts that failed since start (most are retried).",
-    )
-    .sample(
-        "camvault_upload_failures_total",
-        &[],
         extra.upload_failures as f64,
     );
     let q = &status.queue;
-    family(
+    single(
         o,
         "camvault_upload_queue_files",
         "gauge",
         "Files waiting for upload.",
-    )
-    .sample("camvault_upload_queue_files", &[], q.pending as f64);
-    family(
+        q.pending as f64,
+    );
+    single(
         o,
         "camvault_upload_queue_bytes",
         "gauge",
         "Bytes waiting for upload.",
-    )
-    .sample("camvault_upload_queue_bytes", &[], q.pending_bytes as f64);
-    family(
+        q.pending_bytes as f64,
+    );
+    single(
         o,
         "camvault_upload_failed_files",
         "gauge",
         "Uploads given up on (`upload retry-failed` retries them).",
-    )
-    .sample("camvault_upload_failed_files", &[], q.failed as f64);
-    family(
+        q.failed as f64,
+    );
+    single(
         o,
         "camvault_upload_oldest_pending_age_seconds",
         "gauge",
         "How long the oldest waiting file has waited.",
-    )
-    .sample(
-        "camvault_upload_oldest_pending_age_seconds",
-        &[],
         q.oldest_pending_age_s.unwrap_or(0) as f64,
     );
-    family(
+    single(
         o,
         "camvault_card_written_bytes_per_day",
         "gauge",
         "What camvault writes to the card per day (card wear).",
-    )
-    .sample(
-        "camvault_card_written_bytes_per_day",
-        &[],
         status.storage.written_per_day_bytes as f64,
     );
-    family(
+    single(
         o,
         "camvault_deleted_unuploaded_24h",
         "gauge",
         "Files deleted before upload in the last 24 h (the card was full).",
-    )
-    .sample(
-        "camvault_deleted_unuploaded_24h",
-        &[],
         status.storage.data_loss_24h as f64,
     );
 
@@ -308,35 +301,35 @@ pub fn render(status: &Status, extra: &Extra) -> String {
         );
     }
     let r = &status.relay;
-    family(
+    single(
         o,
         "camvault_relay_sent_total",
         "counter",
         "Files relayed to RTMP.",
-    )
-    .sample("camvault_relay_sent_total", &[], r.sent as f64);
-    family(
+        r.sent as f64,
+    );
+    single(
         o,
         "camvault_relay_failed_total",
         "counter",
         "Files the relay gave up on.",
-    )
-    .sample("camvault_relay_failed_total", &[], r.failed as f64);
-    family(
+        r.failed as f64,
+    );
+    single(
         o,
         "camvault_relay_pending_files",
         "gauge",
         "Files waiting to be relayed.",
-    )
-    .sample("camvault_relay_pending_files", &[], r.pending as f64);
+        r.pending as f64,
+    );
     if let Some(t) = status.temperature_c {
-        family(
+        single(
             o,
             "camvault_temperature_celsius",
             "gauge",
             "The SoC's temperature.",
-        )
-        .sample("camvault_temperature_celsius", &[], t);
+            t,
+        );
     }
     out
 }
