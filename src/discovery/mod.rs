@@ -74,11 +74,8 @@ impl Discovery {
             health,
             wait: Duration::from_secs(d.probe_seconds.into()),
             creds,
-            http: reqwest::Client::builder()
-                .user_agent(concat!("camvault/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
+            // The project's one way to build a client; each SOAP call has its own 5 s limit.
+            http: crate::base::http::client(None, Duration::from_secs(5)).unwrap_or_default(),
             cfg: Arc::new(cfg.clone()),
             store,
             restart,
