@@ -4,130 +4,13 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
 const FTP_PASSWORD: &str = "ftp-Pw-4417";
-const STREAM_KEY: &str = "key-Canary-8841";
-
-/// nginx with the RTMP module on 127.0.0.1, recording every publish session to one FLV file
-/// and appending `publish <name>` / `done <name>` to a hooks file.
-struct Nginx {
-    child: Option<Child>,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &Path) -> Nginx {
-        let port = free_port();
-        let rec = dir.join("rec");
-        std::fs::create_dir_all(&rec).unwrap();
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        let hook = dir.join("hook.sh");
-        write(
-            &hook,
-            &format!(
-                "#!/bin/sh\necho \"$1 $2\" >> {}\n",
-                dir.join("hooks.txt").display()
-            ),
-        );
-        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let conf = dir.join("nginx.conf");
-        write(
-            &conf,
-            &format!(
-                "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
-                 daemon off;\nmaster_process on;\nuser root;\nworker_processes 1;\n\
-                 pid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
-                 events {{ worker_connections 64; }}\n\
-                 rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
-                   application live {{ live on; record all; record_path {rec}; record_unique on;\n\
-                     exec_publish {hook} publish $name; exec_publish_done {hook} done $name; }} }} }}\n",
-                d = dir.display(),
-                rec = rec.display(),
-                hook = hook.display(),
-            ),
-        );
-        let mut n = Nginx {
-            child: None,
-            dir: dir.to_path_buf(),
-            port,
-        };
-        n.resume();
-        n
-    }
-
-    fn resume(&mut self) {
-        // Its own process group, so stopping it stops its workers too.
-        let child = Command::new("nginx")
-            .process_group(0)
-            .arg("-p")
-            .arg(&self.dir)
-            .arg("-c")
-            .arg(self.dir.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx (apt-get install nginx libnginx-mod-rtmp)");
-        self.child = Some(child);
-        let port = self.port;
-        wait_for("nginx to listen", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM: a fast stop that drops the publishing client, as a server restart does
-            // (SIGQUIT would wait for the client to leave).
-            kill_group(&c, nix::sys::signal::Signal::SIGTERM);
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("rtmp://127.0.0.1:{}/live/{STREAM_KEY}", self.port)
-    }
-
-    fn hooks(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("hooks.txt"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn publishes(&self) -> usize {
-        self.hooks()
-            .iter()
-            .filter(|l| l.starts_with("publish"))
-            .count()
-    }
-
-    fn recordings(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_group(&c, nix::sys::signal::Signal::SIGKILL);
-            let _ = c.wait();
-        }
-    }
-}
 
 /// `n` H.264 + AAC clips of `secs` seconds named with increasing timestamps, made once.
 fn clips(dir: &Path, n: usize, secs: u32) -> Vec<PathBuf> {
@@ -144,31 +27,6 @@ fn clips_sized(dir: &Path, n: usize, secs: u32, size: &str) -> Vec<PathBuf> {
             p
         })
         .collect()
-}
-
-/// An H.264 + AAC clip of `secs` seconds from a lavfi video source and a sine tone.
-fn encode_clip(path: &Path, video: &str, audio_hz: usize, secs: u32, extra: &[&str]) {
-    let r = run(Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i",
-        ])
-        .arg(format!(
-            "sine=frequency={audio_hz}:sample_rate=48000:duration={secs}"
-        ))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(extra)
-        .args(["-c:a", "aac", "-b:a", "64k", "-shortest"])
-        .arg(path));
-    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 fn relay_config(dir: &Path, rtmp: &str, ftp_port: u16, extra: &str) -> PathBuf {
@@ -309,7 +167,7 @@ fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
         "{ftp:?}"
     );
     assert!(
-        !log.contains(STREAM_KEY),
+        !log.contains(RTMP_KEY),
         "the stream key stays out of the log"
     );
 
@@ -430,7 +288,7 @@ fn corrupt_file_fails_aside_and_the_relay_survives_nginx_and_camvault_restarts()
         log1.contains("RTMP session lost") || log1.contains("relay ffmpeg"),
         "the nginx restart was noticed"
     );
-    assert!(!format!("{log1}{log2}").contains(STREAM_KEY));
+    assert!(!format!("{log1}{log2}").contains(RTMP_KEY));
 }
 
 /// Sets every file's mtime in `dir` to `secs` ago (files that arrived by other means must be
@@ -512,6 +370,34 @@ fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
         !log.contains(FTP_PASSWORD),
         "the FTP password stays out of the log"
     );
+}
+
+/// A camera whose upload broke off uploads the clip again under the same name. The broken
+/// copy failed to probe and waits for its retry (300 s by default); the whole one, a new
+/// upload, goes at once.
+#[test]
+fn a_clip_uploaded_again_after_a_broken_upload_goes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let whole = clips(&dir.path().join("clips"), 1, 3).remove(0);
+    let bytes = std::fs::read(&whole).unwrap();
+    let broken = dir.path().join("broken.mp4");
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    let (cfg, data, daemon, ftp) = start_relay(dir.path(), &nginx.url(), "max_lag_seconds = 0\n");
+    let name = "cam1_20260122_120000.mp4";
+    assert_eq!(upload(ftp, &broken, name, FTP_PASSWORD).code, 0);
+    wait_for("the broken copy to fail", Duration::from_secs(30), || {
+        daemon.log().contains("relay: file not sent; will retry")
+    });
+    let t = std::time::Instant::now();
+    assert_eq!(upload(ftp, &whole, name, FTP_PASSWORD).code, 0);
+    wait_for("the whole clip sent", Duration::from_secs(60), || {
+        status(&cfg)["relay"]["sent"].as_i64() == Some(1)
+    });
+    eprintln!("sent {:.1?} after the second upload", t.elapsed());
+    assert!(inbox_videos(&data).is_empty());
+    assert_eq!(status(&cfg)["relay"]["failed"].as_i64(), Some(0));
+    assert_eq!(nginx.publishes(), 1);
 }
 
 #[test]
@@ -655,63 +541,6 @@ fn ftps_keeps_the_password_and_the_video_off_the_wire() {
     assert_eq!(nginx.publishes(), 1, "the clip reached the RTMP server");
 }
 
-/// `n` clips of `secs` seconds, each one flat grey level (clip i at luma 32 + 20 i), so the
-/// receiver's recording tells which clip each moment came from.
-fn grey_clips(dir: &Path, n: usize, secs: u32) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).unwrap();
-    (0..n)
-        .map(|i| {
-            let p = dir.join(format!("cam1_20260122_11{:02}{:02}.mp4", i / 60, i % 60));
-            let v = 32 + 20 * i;
-            let video =
-                format!("color=c=0x{v:02x}{v:02x}{v:02x}:size=160x120:rate=25:duration={secs}");
-            encode_clip(&p, &video, 440, secs, &["-color_range", "pc"]);
-            p
-        })
-        .collect()
-}
-
-/// Which grey clip each fifth of a second of a recording shows, as runs of (clip, seconds).
-fn clip_runs(rec: &Path, levels: usize) -> Vec<(usize, f64)> {
-    let stats = rec.with_extension("yavg");
-    let out = run(Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(rec)
-        .arg("-vf")
-        .arg(format!(
-            "fps=5,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file={}",
-            stats.display()
-        ))
-        .args(["-f", "null", "-"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let mut runs: Vec<(usize, f64)> = Vec::new();
-    for l in std::fs::read_to_string(&stats).unwrap_or_default().lines() {
-        let Some(v) = l
-            .split("YAVG=")
-            .nth(1)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-        else {
-            continue;
-        };
-        // The encoder may map full-range levels to limited range: take the nearest of both.
-        let idx = (0..levels)
-            .min_by(|a, b| {
-                let d = |i: &usize| {
-                    let full = (32 + 20 * i) as f64;
-                    let limited = 16.0 + full * 219.0 / 255.0;
-                    (v - full).abs().min((v - limited).abs())
-                };
-                d(a).total_cmp(&d(b))
-            })
-            .unwrap();
-        match runs.last_mut() {
-            Some((i, secs)) if *i == idx => *secs += 0.2,
-            _ => runs.push((idx, 0.2)),
-        }
-    }
-    runs
-}
-
 /// kill -9 at random moments while ten clips are relayed: no clip is lost. Each reaches nginx
 /// whole at least once, in order, and none twice within one publish session (a clip cut by
 /// the kill goes again, whole, on the next session).
@@ -767,35 +596,17 @@ fn kill_9_at_random_moments_loses_no_clip() {
         },
     );
 
-    let mut seen = vec![0.0f64; n];
-    let mut last = 0;
     let recordings: Vec<PathBuf> = nginx
         .recordings()
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "flv"))
         .collect();
-    for rec in recordings {
-        let runs = clip_runs(&rec, n);
-        eprintln!("{}: {runs:?}", rec.display());
-        let order: Vec<usize> = runs.iter().map(|r| r.0).collect();
+    let got = received_clips(&recordings, n).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{got:?}");
+    for i in 0..n {
+        let s = got.longest.get(&i).copied().unwrap_or(0.0);
         assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "in order and none twice within one session: {order:?}"
-        );
-        if let Some(first) = order.first() {
-            assert!(
-                *first >= last,
-                "a new session never goes back: {order:?} after {last}"
-            );
-        }
-        for (i, s) in runs {
-            seen[i] = seen[i].max(s);
-            last = last.max(i);
-        }
-    }
-    for (i, s) in seen.iter().enumerate() {
-        assert!(
-            *s >= f64::from(secs) - 0.5,
+            s >= f64::from(secs) - 0.5,
             "clip {i} reached nginx whole at least once (longest {s:.1} s of {secs})"
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod durable;
 pub mod fds;
 pub mod http;
 pub mod inotify;

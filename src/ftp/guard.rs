@@ -1,6 +1,7 @@
 //! Recording has priority over the FTP inbox on the card: an upload is refused (452) when the
 //! disk is near its critical mark, and one under way is cut off (and its partial file
-//! removed) when it reaches it. Everything else is the filesystem back-end's own.
+//! removed) when it reaches it. A finished upload is flushed to the card (file and folder
+//! entry) before the server answers 226. Everything else is the filesystem back-end's own.
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use unftp_core::auth::UserDetail;
 use unftp_core::storage::{Error, ErrorKind, Fileinfo, Result, StorageBackend};
 
+use crate::base::durable::fsync_file_and_dir;
 use crate::health::disk_status;
 
 /// The fill (percent) above which new uploads are refused, and the one at which an upload
@@ -47,6 +49,14 @@ impl<S> Guarded<S> {
             limits,
         }
     }
+}
+
+/// `path` as a name inside the inbox, if it is one (no root, no `..`).
+fn plain_name(path: &Path) -> Option<&Path> {
+    let name = path.strip_prefix("/").unwrap_or(path);
+    name.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        .then_some(name)
 }
 
 fn used_percent(root: &Path) -> f64 {
@@ -113,19 +123,30 @@ impl<U: UserDetail + 'static, S: StorageBackend<U>> StorageBackend<U> for Guarde
         };
         let rel = path.as_ref().to_path_buf();
         let result = self.inner.put(user, watched, &rel, start_pos).await;
-        if result.is_err() {
-            // An upload cut off is never a file anyone wants: give its space back.
-            // Only a plain name inside the inbox: a client's `../camvault.db`, refused by
-            // the backend, must not become our delete of the database.
-            let name = rel.strip_prefix("/").unwrap_or(&rel);
-            let plain = name
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if plain {
-                let _ = std::fs::remove_file(self.root.join(name));
+        // Only a plain name inside the inbox: a client's `../camvault.db`, refused by the
+        // backend, must not become our delete (or sync) of the database.
+        let Some(file) = plain_name(&rel).map(|n| self.root.join(n)) else {
+            return result;
+        };
+        match result {
+            Ok(bytes) => {
+                // On the card before the 226 reply: a camera told its clip arrived deletes its
+                // copy, and a power cut must not take the only one left.
+                let synced = tokio::task::spawn_blocking(move || fsync_file_and_dir(&file))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+                match synced {
+                    Ok(_) => Ok(bytes),
+                    Err(e) => Err(Error::new(ErrorKind::LocalError, e)),
+                }
+            }
+            Err(e) => {
+                // An upload cut off is never a file anyone wants: give its space back.
+                let _ = std::fs::remove_file(file);
+                Err(e)
             }
         }
-        result
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &U, path: P) -> Result<()> {

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::layout::{self, fsync_file_and_dir, relative_path, sync_growing};
+use super::layout::{self, relative_path};
+use crate::base::durable::{fsync_file_and_dir, sync_growing};
 use super::{Ctx, RecorderError, SegmentEvent, recovery};
 use crate::base::{Backoff, HEALTHY_AFTER};
 use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::layout::{fsync_file_and_dir, media_dir, media_name};
+use super::layout::{media_dir, media_name};
+use crate::base::durable::fsync_file_and_dir;
 use super::{Ctx, MediaFile, RecorderError};
 use crate::media::{probe, process};
 use crate::store::MediaKind;

@@ -1,7 +1,6 @@
 //! Where recordings live: `<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<camera>_<YYYY-MM-DD_HH-MM-SS>.mp4`
 //! (UTC), and the fsyncs that make a closed segment survive a power cut.
 
-use std::fs::File;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -58,31 +57,6 @@ pub fn ensure_day_dirs(camera_dir: &Path, now: DateTime<Utc>) -> std::io::Result
         std::fs::create_dir_all(camera_dir.join(day.format("%Y-%m-%d").to_string()))?;
     }
     Ok(())
-}
-
-/// Flushes a file and the directory entry naming it to the disk.
-pub fn fsync_file_and_dir(path: &Path) -> std::io::Result<u64> {
-    let f = File::open(path)?;
-    f.sync_all()?;
-    let len = f.metadata()?.len();
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(len)
-}
-
-/// Flushes a segment ffmpeg is still writing, when it grew past the `synced` bytes already
-/// flushed (and, the first time, the folder entry naming it). Returns its length.
-pub fn sync_growing(path: &Path, synced: u64, with_dir: bool) -> std::io::Result<u64> {
-    let f = File::open(path)?;
-    let len = f.metadata()?.len();
-    if len > synced {
-        f.sync_data()?;
-    }
-    if let Some(dir) = path.parent().filter(|_| with_dir) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(len)
 }
 
 #[cfg(test)]

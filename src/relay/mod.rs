@@ -41,6 +41,9 @@ pub enum RelayError {
 pub struct RelayHandle {
     running: watch::Sender<bool>,
     complete: Arc<Mutex<HashSet<String>>>,
+    /// Uploads finished since the relay last looked: a file that failed and was uploaded
+    /// again (after a camera's own retry) is a new file, not the broken one.
+    fresh: Arc<Mutex<HashSet<String>>>,
     wake: Arc<Notify>,
 }
 
@@ -65,6 +68,7 @@ impl RelayHandle {
     /// The FTP server saw the upload of `name` (a file directly in the inbox) finish.
     pub fn upload_finished(&self, name: &str) {
         self.complete.lock().insert(name.to_string());
+        self.fresh.lock().insert(name.to_string());
         self.wake.notify_one();
     }
 }
@@ -146,6 +150,12 @@ impl Relay {
                 "not a regular file with a UTF-8 name (links are never followed)",
             )
             .await?;
+        }
+        let fresh: Vec<String> = self.handle.fresh.lock().drain().collect();
+        for name in fresh {
+            self.store
+                .write(move |db| db.relay_forget_retry(&name))
+                .await?;
         }
         let progress = self.store.read(|db| db.relay_progress()).await?;
         let retries = self.store.read(|db| db.relay_retries()).await?;
@@ -331,6 +341,7 @@ pub fn spawn(cfg: &Config, store: Store, health: Health, tasks: &mut Tasks) -> O
     let handle = RelayHandle {
         running: watch::channel(true).0,
         complete: Default::default(),
+        fresh: Default::default(),
         wake: Arc::new(Notify::new()),
     };
     let dir = inbox_dir(cfg);

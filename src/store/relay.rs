@@ -96,6 +96,13 @@ impl Db {
         Ok(())
     }
 
+    /// The camera uploaded the file again: it starts over with a fresh count of attempts.
+    pub fn relay_forget_retry(&self, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM relay_retry WHERE name = ?1", [name])?;
+        Ok(())
+    }
+
     pub fn relay_retries(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
         let mut stmt = self
             .conn

@@ -4,6 +4,7 @@
 mod broker;
 mod bundles;
 mod netns;
+mod nginx;
 mod vm;
 #[allow(unused_imports)]
 pub use broker::*;
@@ -11,6 +12,8 @@ pub use broker::*;
 pub use bundles::*;
 #[allow(unused_imports)]
 pub use netns::*;
+#[allow(unused_imports)]
+pub use nginx::*;
 #[allow(unused_imports)]
 pub use vm::*;
 

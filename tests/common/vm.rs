@@ -100,6 +100,18 @@ impl Vm {
 
     /// `cache` is qemu's `-drive cache=` mode.
     pub fn boot_with(disk: &Path, dir: &Path, key: &Path, cache: &str) -> Vm {
+        Vm::boot_forwarding(disk, dir, key, cache, &[])
+    }
+
+    /// As [`Vm::boot_with`], with host ports on 127.0.0.1 forwarded to the guest's:
+    /// `(host, guest)` pairs. SSH gets its own.
+    pub fn boot_forwarding(
+        disk: &Path,
+        dir: &Path,
+        key: &Path,
+        cache: &str,
+        forwards: &[(u16, u16)],
+    ) -> Vm {
         let qemu = tool("scripts/qemu-system.sh");
         let share = qemu.parent().unwrap().join("../share/qemu");
         let ssh_port = free_port();
@@ -124,7 +136,13 @@ impl Vm {
                 disk.display()
             ))
             .arg("-netdev")
-            .arg(format!("user,id=n,hostfwd=tcp:127.0.0.1:{ssh_port}-:22"))
+            .arg(
+                std::iter::once((ssh_port, 22))
+                    .chain(forwards.iter().copied())
+                    .fold("user,id=n".to_string(), |net, (host, guest)| {
+                        net + &format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}")
+                    }),
+            )
             .args(["-device", "virtio-net-pci,netdev=n,romfile="])
             .args(["-display", "none", "-monitor", "none"])
             .arg("-serial")
