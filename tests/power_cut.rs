@@ -1,7 +1,8 @@
 //! Power cuts while recording, the way a Pi loses power: the card image in qemu, its disk on
 //! a host file opened `cache=directsync`, and qemu killed with SIGKILL at a random moment
-//! while it records two cameras in 2-second fragments, uploads to the host's Garage and
-//! evicts on a nearly full data partition. Each kill loses the guest's page cache, so
+//! while it records two cameras in 2-second fragments, uploads to the host's Garage, evicts
+//! on a nearly full data partition and relays the clips a camera drops by FTP to the host's
+//! nginx-rtmp. Each kill loses the guest's page cache, so
 //! whatever was not fsynced is gone, as on a card.
 //!
 //! `cache=directsync` because it is what a card is: no volatile cache the host could lose or
@@ -9,15 +10,19 @@
 //! the guest did not yet write survives, while everything it wrote does.
 //!
 //! After each cut the VM boots again, camvault recovers, and the test checks the store (a copy
-//! taken with camvault frozen), the files, the bucket and what the server acknowledged.
+//! taken with camvault frozen), the files, the bucket and what the server acknowledged. At the
+//! end, nginx's recordings show every clip the camera was told arrived (226), whole, in
+//! order, none skipped and none sent twice but the one in flight at a cut.
 //! `POWER_CUTS` (default 10) cuts; `POWER_SEED` replays a run; the tally goes to
 //! `target/power-cut-tally.txt`.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,6 +32,10 @@ const FRAGMENT_S: i64 = 2;
 const DATA: &str = "/var/lib/camvault";
 /// The recordings as they were at the store's copy: hard links, so retention may go on.
 const HELD: &str = ".power-cut-check";
+/// The FTP camera's clips: this many grey levels, each clip this long.
+const CLIP_LEVELS: usize = 10;
+const CLIP_S: u32 = 2;
+const FTP_PASSWORD: &str = "ftp-Cut-5521";
 
 /// One segment as the store has it after a cut.
 #[derive(Debug, Clone)]
@@ -55,6 +64,8 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
     let garage = Garage::start(&dir.path().join("garage"));
     // A pass-through proxy: what the server acknowledged, request by request.
     let proxy = FaultProxy::start(garage.port, 0);
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let (ftp_port, passive) = (free_port(), free_port());
     let (disk, key, public) = vm_card(dir.path(), "+600M");
     let mut config = format!(
         "[device]\nid = \"cv-cut\"\n\n[recording]\nsegment_seconds = 10\nfragment_seconds = {FRAGMENT_S}\n\n\
@@ -62,6 +73,16 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
          [upload]\ndestination = \"s3\"\nendpoint = \"http://10.0.2.2:{}\"\nregion = \"us-east-1\"\n\
          bucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key_file = \"s3.secret\"\n",
         proxy.port, garage.bucket, garage.key_id
+    );
+    // The relay as a camera's FTP drops would use it, sending every clip (no catch-up skip)
+    // and retrying a clip that fails soon.
+    config += &format!(
+        "\n[relay]\nenabled = true\nrtmp_url = \"rtmp://10.0.2.2:{}/live/{RTMP_KEY}\"\n\
+         scan_interval_seconds = 1\nmin_file_age_seconds = 2\nmax_lag_seconds = 0\n\
+         retry_delay_seconds = 2\nmax_retries = 50\n\n\
+         [ftp]\nenabled = true\nlisten = \"0.0.0.0:2121\"\npassive_ports = \"{passive}-{passive}\"\n\
+         users = [{{ name = \"cam1\", password_file = \"ftp.secret\" }}]\n",
+        nginx.port
     );
     for cam in CAMERAS {
         config += &format!("\n[[camera]]\nname = \"{cam}\"\nsource = \"test:\"\n");
@@ -71,12 +92,15 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         &[
             ("camvault.toml", &config),
             ("s3.secret", &garage.secret),
+            ("ftp.secret", FTP_PASSWORD),
             ("authorized_keys", &public),
         ],
         dir.path(),
     );
 
-    let mut vm = Vm::boot_with(&disk, dir.path(), &key, "directsync");
+    let forwards = [(ftp_port, 2121), (passive, passive)];
+    let boot = || Vm::boot_forwarding(&disk, dir.path(), &key, "directsync", &forwards);
+    let mut vm = boot();
     vm.wait_ssh("first boot", Duration::from_secs(600));
     wait_recording(&vm);
     // Nearly full: the data partition at 85 %, so recording crosses the 90 % mark within two
@@ -94,6 +118,8 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         ballast >> 20
     );
 
+    let camera = FtpCamera::start(&dir.path().join("clips"), ftp_port);
+
     let mut ledger = Ledger::new();
     let mut verified_objects: HashMap<String, String> = HashMap::new();
     let mut tally = Vec::new();
@@ -103,7 +129,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         let delay = Duration::from_millis(random(25_000));
         std::thread::sleep(delay);
         let cut_ms = vm.cut();
-        vm = Vm::boot_with(&disk, dir.path(), &key, "directsync");
+        vm = boot();
         vm.wait_ssh("boot after the cut", Duration::from_secs(600));
         let t = Instant::now();
         wait_recording(&vm);
@@ -134,16 +160,20 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
             .join(", ");
         worst_loss = worst_loss.max(losses.values().copied().max().unwrap_or(0));
         let line = format!(
-            "cut {i}: {delay:.1?} into recording; lost {lost}; {} closed segments, {evicted} evicted, {} objects; recovered in {:.0?}",
+            "cut {i}: {delay:.1?} into recording; lost {lost}; {} closed segments, {evicted} evicted, {} objects; {} clips delivered by FTP, {} relayed; recovered in {:.0?}",
             rows.iter().filter(|r| r.state == "closed").count(),
             verified_objects.len(),
+            camera.delivered(),
+            relay_status(&vm)["sent"],
             t.elapsed()
         );
         eprintln!("{line}");
         tally.push(line);
     }
+    let (delivered, again) = check_relay(camera, &vm, &nginx);
     tally.push(format!(
-        "{cuts} cuts: max footage lost {:.1} s (bound {} s), integrity failures 0, duplicates 0",
+        "{cuts} cuts: max footage lost {:.1} s (bound {} s), integrity failures 0, duplicates 0; \
+         {delivered} FTP clips relayed, none skipped, {again} sent again (in flight at a cut)",
         worst_loss as f64 / 1000.0,
         FRAGMENT_S + 1
     ));
@@ -151,6 +181,129 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
     std::fs::write(&out, tally.join("\n") + "\n").unwrap();
     eprintln!("{}", tally.last().unwrap());
     let _ = vm.ssh("systemctl poweroff");
+}
+
+/// A camera dropping clips by FTP, as cameras do: one 2-second clip every 4 s, named by its
+/// time; an upload that fails (the device is off, or refuses it while the card is nearly
+/// full) is tried again, same name, until it is acknowledged (226). Clip `i` shows grey
+/// level `i % CLIP_LEVELS`.
+struct FtpCamera {
+    stop: Arc<AtomicBool>,
+    delivered: Arc<std::sync::atomic::AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl FtpCamera {
+    fn start(dir: &Path, port: u16) -> FtpCamera {
+        let clips = grey_clips(dir, CLIP_LEVELS, CLIP_S);
+        let stop = Arc::new(AtomicBool::new(false));
+        let delivered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, d) = (stop.clone(), delivered.clone());
+        let thread = std::thread::spawn(move || ftp_camera(&clips, port, &s, &d));
+        FtpCamera {
+            stop,
+            delivered,
+            thread,
+        }
+    }
+
+    fn delivered(&self) -> usize {
+        self.delivered.load(Ordering::SeqCst)
+    }
+
+    /// Stops after the clip under way is acknowledged; returns how many were.
+    fn finish(self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+        self.delivered.load(Ordering::SeqCst)
+    }
+}
+
+fn ftp_camera(
+    clips: &[PathBuf],
+    port: u16,
+    stop: &AtomicBool,
+    delivered: &std::sync::atomic::AtomicUsize,
+) {
+    let base = chrono::NaiveDate::from_ymd_opt(2026, 1, 22)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    let mut i = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let name = (base + chrono::Duration::seconds(4 * i as i64))
+            .format("cam1_%Y%m%d_%H%M%S.mp4")
+            .to_string();
+        loop {
+            let r = run(Command::new("curl")
+                .args(["-sS", "--max-time", "30", "-T"])
+                .arg(&clips[i % CLIP_LEVELS])
+                .arg(format!("ftp://cam1:{FTP_PASSWORD}@127.0.0.1:{port}/{name}")));
+            if r.code == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        i += 1;
+        delivered.store(i, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(4));
+    }
+}
+
+fn relay_status(vm: &Vm) -> serde_json::Value {
+    let out = vm.sh(&format!(
+        "camvault --config {DATA}/camvault.toml status --json"
+    ));
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["relay"].clone()
+}
+
+/// Once the camera stops and the relay has sent what is left, camvault stops (closing the
+/// last session) and nginx's recordings are read: every clip acknowledged to the camera
+/// arrived whole at least once, in order, none skipped, and none twice but the clip in flight
+/// at a cut. Returns (clips delivered, clips sent again).
+fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize) {
+    let delivered = camera.finish();
+    vm.wait_until(
+        "the relay to send every clip",
+        Duration::from_secs(300),
+        &format!("test -z \"$(find {DATA}/inbox -maxdepth 1 -type f)\""),
+    );
+    let relay = relay_status(vm);
+    assert_eq!(relay["failed"], 0, "the relay gave up on no clip: {relay}");
+    vm.sh("systemctl stop camvault");
+    wait_for(
+        "nginx to close every session",
+        Duration::from_secs(30),
+        || {
+            let h = nginx.hooks();
+            h.iter().filter(|l| l.starts_with("done")).count() == nginx.publishes()
+        },
+    );
+    let recordings: Vec<PathBuf> = nginx
+        .recordings()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "flv"))
+        .collect();
+    let got = received_clips(&recordings, CLIP_LEVELS).unwrap_or_else(|e| panic!("relay: {e}"));
+    for i in 0..delivered {
+        let s = got.longest.get(&i).copied().unwrap_or(0.0);
+        assert!(
+            s >= f64::from(CLIP_S) - 0.5,
+            "clip {i}, acknowledged to the camera, reached nginx whole (longest {s:.1} s of {CLIP_S}); {} sessions",
+            recordings.len()
+        );
+    }
+    assert!(
+        got.longest.keys().all(|i| *i < delivered),
+        "nginx got clips the camera never delivered: {:?}",
+        got.longest.keys().rev().take(3).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "relay: {delivered} clips in {} sessions, sent again: {:?}",
+        recordings.len(),
+        got.again
+    );
+    (delivered, got.again.len())
 }
 
 /// camvault runs and both cameras record (so start-up recovery is done).

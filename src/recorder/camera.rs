@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::layout::{self, relative_path};
-use crate::base::durable::{fsync_file_and_dir, sync_growing};
 use super::{Ctx, RecorderError, SegmentEvent, recovery};
+use crate::base::durable::{fsync_file_and_dir, sync_growing};
 use crate::base::{Backoff, HEALTHY_AFTER};
 use crate::config::{CameraConfig, SourceKind, scrub, url_secrets};
 use crate::health::{CameraLive, CameraState};
@@ -30,6 +30,10 @@ const STALL_AFTER: Duration = Duration::from_secs(20);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// ffmpeg gets this long after its SIGINT to finish the segment it writes.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the open segment is looked at and, when it grew, flushed: ffmpeg appends a whole
+/// fragment at a time, so a fragment is on the card at most this long after it was written.
+/// A look is a stat; the flushes stay one per fragment.
+const SYNC_EVERY: Duration = Duration::from_millis(250);
 
 enum Stop {
     Cancelled,
@@ -275,6 +279,8 @@ impl CameraTask {
             last_error: String::new(),
         };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut sync_tick = tokio::time::interval(SYNC_EVERY);
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut out_open, mut err_open) = (true, true);
 
         let stop = loop {
@@ -291,6 +297,7 @@ impl CameraTask {
                     Ok(Some(l)) => self.stderr_line(&mut run, &l, t0.elapsed()),
                     _ => err_open = false,
                 },
+                _ = sync_tick.tick() => sync_open(&mut run).await,
                 _ = tick.tick() => {
                     let since = run.stats.last_advance.map_or(t0.elapsed(), |at| t0.elapsed().saturating_sub(at));
                     let limit = if run.stats.last_advance.is_some() { STALL_AFTER } else { START_TIMEOUT };
@@ -299,7 +306,6 @@ impl CameraTask {
                         self.drain(&mut run, &mut stdout).await?;
                         return Err(RecorderError::Stalled(since.as_secs()));
                     }
-                    sync_open(&mut run).await;
                     if self.live.state == CameraState::Recording {
                         let f = run.stats.figures();
                         (self.live.fps, self.live.bitrate_kbps, self.live.frame_loss_percent) = (f.fps, f.bitrate_kbps, f.frame_loss_percent);
@@ -450,8 +456,8 @@ struct Run {
 }
 
 /// A power cut drops the page cache, and with it whatever ffmpeg wrote that the kernel has
-/// not yet written back (up to half a minute of it). Flushing the open segment each second it
-/// grew bounds the loss to the fragment being written plus that second.
+/// not yet written back (up to half a minute of it). Flushing the open segment soon after it
+/// grows bounds the loss to the fragment being written plus [`SYNC_EVERY`].
 async fn sync_open(run: &mut Run) {
     let Some(path) = run.current.clone() else {
         return;

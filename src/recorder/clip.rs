@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::layout::{media_dir, media_name};
-use crate::base::durable::fsync_file_and_dir;
 use super::{Ctx, MediaFile, RecorderError};
+use crate::base::durable::fsync_file_and_dir;
 use crate::media::{probe, process};
 use crate::store::MediaKind;
 

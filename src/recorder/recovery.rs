@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration as CDuration, Utc};
 
 use super::layout::{parse_name, relative_path};
-use crate::base::durable::fsync_file_and_dir;
 use super::{Ctx, RecorderError, SegmentEvent};
+use crate::base::durable::fsync_file_and_dir;
 use crate::media::{MediaError, probe};
 use crate::store::{SegmentEnd, SegmentState};
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::layout::{media_dir, media_name};
-use crate::base::durable::fsync_file_and_dir;
 use super::{Ctx, MediaFile, RecorderError};
+use crate::base::durable::fsync_file_and_dir;
 use crate::media::{fmp4, process};
 use crate::store::MediaKind;
 

@@ -209,7 +209,6 @@ pub fn clip_runs(rec: &Path, levels: usize) -> Vec<(usize, f64)> {
     runs
 }
 
-
 /// What nginx received of grey clips sent in order, clip `i` showing grey level
 /// `i % levels`: the longest stretch of each clip seen in one piece, and the clips that came
 /// twice.
