@@ -223,7 +223,7 @@ impl Vm {
     }
 
     /// Waits for SSH to answer. If it does not, the VM is switched off and the error tells
-    /// what ssh said, the console, and the state of the card's boot partition.
+    /// what ssh said, the console, and the state of the card's partitions.
     pub fn try_wait_ssh(&mut self, timeout: Duration) -> Result<(), String> {
         let start = Instant::now();
         loop {
@@ -241,7 +241,7 @@ impl Vm {
                     "no SSH after {timeout:?} (ssh said: {}); console:\n{}\n{}",
                     tried.stderr.trim(),
                     self.console(),
-                    boot_partition_report(&self.disk)
+                    card_report(&self.disk)
                 ));
             }
             std::thread::sleep(Duration::from_secs(3));
@@ -321,42 +321,51 @@ impl Vm {
     }
 }
 
-/// What the card's boot partition holds (file sizes) and what `fsck.vfat -n` makes of it:
-/// SSH's key files live there, beside U-Boot's environment, rewritten at every boot.
-fn boot_partition_report(disk: &Path) -> String {
+/// What a PC would see of the card: the boot partition's files (SSH's keys live there,
+/// beside U-Boot's environment, rewritten at every boot) and what `fsck.vfat -n` makes of it,
+/// and the state the data partition's ext4 was left in (a check it forces delays the boot).
+fn card_report(disk: &Path) -> String {
     let table = run(Command::new("sfdisk").arg("-J").arg(disk));
     let parts: serde_json::Value = serde_json::from_str(&table.stdout).unwrap_or_default();
-    let Some(boot) = parts["partitiontable"]["partitions"]
-        .as_array()
-        .and_then(|p| p.first())
-    else {
+    let Some(parts) = parts["partitiontable"]["partitions"].as_array() else {
         return format!("no partition table: {}", table.stderr);
     };
-    let (start, size) = (
-        boot["start"].as_u64().unwrap_or(0),
-        boot["size"].as_u64().unwrap_or(0),
-    );
-    let copy = disk.with_extension("boot-partition");
-    let dd = run(Command::new("dd")
-        .arg(format!("if={}", disk.display()))
-        .arg(format!("of={}", copy.display()))
-        .args([
-            "bs=512",
-            &format!("skip={start}"),
-            &format!("count={size}"),
-            "status=none",
-        ]));
-    let listing = run(Command::new("mdir").args(["-a", "-i"]).arg(&copy).arg("::"));
-    let fsck = run(Command::new("fsck.vfat").arg("-n").arg(&copy));
+    let copy = disk.with_extension("partition");
+    let mut report = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let (start, size) = (
+            part["start"].as_u64().unwrap_or(0),
+            part["size"].as_u64().unwrap_or(0),
+        );
+        let name = part["name"].as_str().unwrap_or("?");
+        if i != 0 && name != "data" {
+            continue;
+        }
+        let dd = run(Command::new("dd")
+            .arg(format!("if={}", disk.display()))
+            .arg(format!("of={}", copy.display()))
+            .args(["bs=1M", "iflag=skip_bytes,count_bytes", "status=none"])
+            .arg(format!("skip={}", start * 512))
+            .arg(format!("count={}", size * 512)));
+        let checks = if i == 0 {
+            vec![
+                run(Command::new("mdir").args(["-a", "-i"]).arg(&copy).arg("::")),
+                run(Command::new("fsck.vfat").arg("-n").arg(&copy)),
+            ]
+        } else {
+            vec![
+                run(Command::new("dumpe2fs").arg("-h").arg(&copy)),
+                run(Command::new("e2fsck").arg("-fn").arg(&copy)),
+            ]
+        };
+        report += &format!("--- partition {name} {}\n", dd.stderr.trim());
+        for c in checks {
+            report += &c.stdout;
+            report += &c.stderr;
+        }
+    }
     let _ = std::fs::remove_file(&copy);
-    format!(
-        "boot partition ({}): {}{}\nfsck.vfat -n: {}{}",
-        dd.stderr.trim(),
-        listing.stdout,
-        listing.stderr,
-        fsck.stdout,
-        fsck.stderr
-    )
+    report
 }
 
 impl Drop for Vm {
