@@ -294,28 +294,14 @@ fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize) {
     let relay = relay_status(vm);
     assert_eq!(relay["failed"], 0, "the relay gave up on no clip: {relay}");
     vm.sh("systemctl stop camvault");
-    wait_for(
-        "nginx to close every session",
-        Duration::from_secs(30),
-        || {
-            let h = nginx.hooks();
-            h.iter().filter(|l| l.starts_with("done")).count() == nginx.publishes()
-        },
-    );
-    let recordings: Vec<PathBuf> = nginx
-        .recordings()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "flv"))
-        .collect();
+    let recordings = nginx.closed_sessions(Duration::from_secs(30));
     let got = received_clips(&recordings, CLIP_LEVELS).unwrap_or_else(|e| panic!("relay: {e}"));
-    for i in 0..delivered {
-        let s = got.longest.get(&i).copied().unwrap_or(0.0);
-        assert!(
-            s >= f64::from(CLIP_S) - 0.5,
-            "clip {i}, acknowledged to the camera, reached nginx whole (longest {s:.1} s of {CLIP_S}); {} sessions",
-            recordings.len()
-        );
-    }
+    let broken = got.not_whole(delivered, CLIP_S);
+    assert!(
+        broken.is_empty(),
+        "clips acknowledged to the camera that never reached nginx whole (clip, longest s of {CLIP_S}): {broken:?}; {} sessions",
+        recordings.len()
+    );
     assert!(
         got.longest.keys().all(|i| *i < delivered),
         "nginx got clips the camera never delivered: {:?}",

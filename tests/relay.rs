@@ -587,27 +587,12 @@ fn kill_9_at_random_moments_loses_no_clip() {
     assert!(inbox_videos(&data).is_empty(), "sent files are deleted");
     daemon.signal(SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
-    wait_for(
-        "nginx to close every session",
-        Duration::from_secs(15),
-        || {
-            let h = nginx.hooks();
-            h.iter().filter(|l| l.starts_with("done")).count() == nginx.publishes()
-        },
-    );
-
-    let recordings: Vec<PathBuf> = nginx
-        .recordings()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "flv"))
-        .collect();
+    let recordings = nginx.closed_sessions(Duration::from_secs(15));
     let got = received_clips(&recordings, n).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{got:?}");
-    for i in 0..n {
-        let s = got.longest.get(&i).copied().unwrap_or(0.0);
-        assert!(
-            s >= f64::from(secs) - 0.5,
-            "clip {i} reached nginx whole at least once (longest {s:.1} s of {secs})"
-        );
-    }
+    let broken = got.not_whole(n, secs);
+    assert!(
+        broken.is_empty(),
+        "clips that never reached nginx whole (clip, longest s of {secs}): {broken:?}"
+    );
 }

@@ -1,5 +1,5 @@
 //! Where recordings live: `<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<camera>_<YYYY-MM-DD_HH-MM-SS>.mp4`
-//! (UTC), and the fsyncs that make a closed segment survive a power cut.
+//! (UTC). The fsyncs that make a segment survive a power cut are `base::durable`'s.
 
 use std::path::Path;
 

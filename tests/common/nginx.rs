@@ -107,6 +107,19 @@ impl Nginx {
             .count()
     }
 
+    /// Once nginx has ended every publish session (its `done` hooks), the FLV it recorded of
+    /// each, in order.
+    pub fn closed_sessions(&self, timeout: Duration) -> Vec<PathBuf> {
+        wait_for("nginx to close every session", timeout, || {
+            let h = self.hooks();
+            h.iter().filter(|l| l.starts_with("done")).count() == self.publishes()
+        });
+        self.recordings()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "flv"))
+            .collect()
+    }
+
     pub fn recordings(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
             .unwrap()
@@ -217,6 +230,17 @@ pub struct Received {
     pub longest: std::collections::BTreeMap<usize, f64>,
     /// Clips a session ended in and the next began with again: the one in flight at a break.
     pub again: Vec<usize>,
+}
+
+impl Received {
+    /// Clips `0..n` that never arrived whole (within half a second of `secs` in one piece),
+    /// with the longest piece seen.
+    pub fn not_whole(&self, n: usize, secs: u32) -> Vec<(usize, f64)> {
+        (0..n)
+            .map(|i| (i, self.longest.get(&i).copied().unwrap_or(0.0)))
+            .filter(|(_, s)| *s < f64::from(secs) - 0.5)
+            .collect()
+    }
 }
 
 /// Reads nginx's recordings (one per publish session, in order) and checks the relay's
