@@ -37,6 +37,10 @@ const CLIP_LEVELS: usize = 10;
 const CLIP_S: u32 = 2;
 const FTP_PASSWORD: &str = "ftp-Cut-5521";
 
+/// What the relay logged of a session that broke or a clip it could not send, this boot.
+const RELAY_TROUBLE: &str = "journalctl -b -u camvault -o json --output-fields=MESSAGE,ERROR,__REALTIME_TIMESTAMP \
+     | grep -E 'RTMP session lost|file not sent|relay ffmpeg'";
+
 /// One segment as the store has it after a cut.
 #[derive(Debug, Clone)]
 struct Row {
@@ -129,9 +133,15 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         // Anywhere in a segment's life, an upload's, an eviction's: 0 to 25 s into recording.
         let delay = Duration::from_millis(random(25_000));
         std::thread::sleep(delay);
+        // A relay session that broke with power on sends its clip again: said, not hidden.
+        let broke = vm.ssh(RELAY_TROUBLE).stdout;
+        if !broke.trim().is_empty() {
+            eprintln!("before cut {i}, the relay said:\n{}", broke.trim_end());
+        }
         let cut_ms = vm.cut();
         let objects_at_cut = garage.tool(&["list"]).lines().count();
         vm = boot();
+        let booting = Instant::now();
         // A boot SSH never answers (seen a few times in hundreds of boots, console at the
         // login prompt) is reported with what the card shows, and what the device did
         // meanwhile (the bucket: camvault recorded and uploaded, or not); then the power is
@@ -152,6 +162,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
             );
             vm = boot();
         }
+        let booted = booting.elapsed();
         let t = Instant::now();
         wait_recording(&vm);
         // The bucket first: camvault goes on uploading, and every object listed before the
@@ -160,7 +171,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         let rows = store_after_cut(&vm, dir.path());
         // And after: every upload the copy calls done must be in it.
         let objects_after = garage.tool(&["list"]);
-        let losses = check(&vm, &rows, cut_ms, &mut ledger);
+        let losses = check(&vm, dir.path(), &rows, cut_ms, &mut ledger);
         release(&vm);
         check_bucket(
             &garage,
@@ -181,7 +192,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
             .join(", ");
         worst_loss = worst_loss.max(losses.values().copied().max().unwrap_or(0));
         let line = format!(
-            "cut {i}: {delay:.1?} into recording; lost {lost}; {} closed segments, {evicted} evicted, {} objects; {} clips delivered by FTP, {} relayed; recovered in {:.0?}",
+            "cut {i}: {delay:.1?} into recording; lost {lost}; {} closed segments, {evicted} evicted, {} objects; {} clips delivered by FTP, {} relayed; SSH after {booted:.0?}, checked in {:.0?}",
             rows.iter().filter(|r| r.state == "closed").count(),
             verified_objects.len(),
             camera.delivered(),
@@ -291,6 +302,10 @@ fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize) {
         Duration::from_secs(300),
         &format!("test -z \"$(find {DATA}/inbox -maxdepth 1 -type f)\""),
     );
+    let broke = vm.ssh(RELAY_TROUBLE).stdout;
+    if !broke.trim().is_empty() {
+        eprintln!("since the last cut, the relay said:\n{}", broke.trim_end());
+    }
     let relay = relay_status(vm);
     assert_eq!(relay["failed"], 0, "the relay gave up on no clip: {relay}");
     vm.sh("systemctl stop camvault");
@@ -354,17 +369,7 @@ fn store_after_cut(vm: &Vm, dir: &Path) -> Vec<Row> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut tar = Command::new("tar")
-        .arg("-C")
-        .arg(&copy)
-        .arg("-xf")
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    tar.stdin.take().unwrap().write_all(&out.stdout).unwrap();
-    assert!(tar.wait().unwrap().success());
+    untar(&out.stdout, &copy);
 
     let db = rusqlite::Connection::open(copy.join("camvault.db")).unwrap();
     let integrity: String = db
@@ -399,12 +404,46 @@ fn store_after_cut(vm: &Vm, dir: &Path) -> Vec<Row> {
     .collect()
 }
 
+/// `names` (relative to `root` in the guest) copied into `into` on the host, by tar over SSH.
+fn copy_from_vm(vm: &Vm, root: &str, names: &[String], into: &Path) {
+    let out = vm
+        .ssh_command(&[], &format!("tar -C {root} -cf - {}", names.join(" ")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar in the guest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    untar(&out.stdout, into);
+}
+
+fn untar(bytes: &[u8], into: &Path) {
+    use std::io::Write;
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(into)
+        .arg("-xf")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tar.stdin.take().unwrap().write_all(bytes).unwrap();
+    assert!(tar.wait().unwrap().success());
+}
+
 fn release(vm: &Vm) {
     vm.sh(&format!("rm -rf {DATA}/{HELD}"));
 }
 
 /// The files against the store; returns the footage each camera lost at the cut (ms).
-fn check(vm: &Vm, rows: &[Row], cut_ms: i64, ledger: &mut Ledger) -> BTreeMap<String, i64> {
+fn check(
+    vm: &Vm,
+    dir: &Path,
+    rows: &[Row],
+    cut_ms: i64,
+    ledger: &mut Ledger,
+) -> BTreeMap<String, i64> {
     let on_disk: HashMap<String, i64> = vm
         .sh(&format!(
             "cd {DATA}/{HELD} && find . -name '*.mp4' -printf '%P %s\\n'"
@@ -434,31 +473,40 @@ fn check(vm: &Vm, rows: &[Row], cut_ms: i64, ledger: &mut Ledger) -> BTreeMap<St
             r.path
         );
     }
+    // Probed and hashed on the host, from a copy: the guest's CPU is emulated and slow.
     if !new.is_empty() {
-        let script: String = new
-            .iter()
-            .map(|r| {
-                format!(
-                    "echo \"{0} $(md5sum < {1} | cut -c1-32) $(ffprobe -v error -show_entries format=duration -of csv=p=0 {1} | head -n 1)\";",
-                    r.path,
-                    r.path.replacen("recordings", HELD, 1)
-                )
-            })
-            .collect();
-        for line in vm.sh(&format!("cd {DATA} && {script}")).lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(f.len(), 3, "ffprobe and md5sum of a closed segment: {line}");
-            let r = by_path[f[0]];
-            let probed: f64 = f[2]
+        let local = dir.join("new-segments");
+        let _ = std::fs::remove_dir_all(&local);
+        std::fs::create_dir_all(&local).unwrap();
+        let rel = |r: &Row| r.path.replacen("recordings/", "", 1);
+        let names: Vec<String> = new.iter().map(|r| rel(r)).collect();
+        copy_from_vm(vm, &format!("{DATA}/{HELD}"), &names, &local);
+        for r in new {
+            let file = local.join(rel(r));
+            let md5 = run(Command::new("md5sum").arg(&file)).stdout;
+            let md5 = md5
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            assert_eq!(md5.len(), 32, "md5sum {}", file.display());
+            let fmt = ffprobe(
+                &file,
+                &["-show_entries", "format=duration", "-of", "csv=p=0"],
+            );
+            let probed: f64 = fmt
+                .lines()
+                .next()
+                .unwrap_or_default()
                 .parse()
-                .unwrap_or_else(|_| panic!("{} does not play: {line}", r.path));
+                .unwrap_or_else(|_| panic!("{} does not play: {fmt:?}", r.path));
             let stored = r.duration_ms.unwrap() as f64 / 1000.0;
             assert!(
                 (probed - stored).abs() <= 0.5,
                 "{} plays {probed} s, the store says {stored} s",
                 r.path
             );
-            ledger.insert(r.path.clone(), (r.bytes.unwrap(), f[1].to_string()));
+            ledger.insert(r.path.clone(), (r.bytes.unwrap(), md5));
         }
     }
     // No closed segment lost: each one seen closed before is still closed and unchanged, or
