@@ -596,3 +596,44 @@ fn kill_9_at_random_moments_loses_no_clip() {
         "clips that never reached nginx whole (clip, longest s of {secs}): {broken:?}"
     );
 }
+
+/// A camera that records on motion drops a clip now and then, not a stream of them. Each
+/// clip goes out once, soon, in the one session: ffmpeg reads a clip that arrives after a
+/// pause in one burst and reports no progress until it reads again, which once made the
+/// relay wait 30 s, take the session for lost and send the clip a second time.
+#[test]
+fn clips_dropped_one_at_a_time_each_go_once_without_waiting_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let files = clips(&dir.path().join("clips"), 3, 2);
+    let (cfg, _data, daemon, ftp) = start_relay(dir.path(), &nginx.url(), "");
+    for (i, f) in files.iter().enumerate() {
+        upload_all(ftp, std::slice::from_ref(f));
+        wait_for(
+            &format!("clip {i} relayed before the next arrives"),
+            Duration::from_secs(15),
+            || status(&cfg)["relay"]["sent"] == i + 1,
+        );
+        std::thread::sleep(Duration::from_secs(6));
+    }
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("session lost"), "{log}");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(sent_in_log(&log), names, "in order, each once");
+    wait_for("nginx to see the end", Duration::from_secs(10), || {
+        nginx.hooks().iter().any(|l| l.starts_with("done"))
+    });
+    assert_eq!(nginx.publishes(), 1, "one session: {:?}", nginx.hooks());
+    let rec = nginx.recordings();
+    let received: f64 = rec.iter().map(|r| flv_timeline(r).0).sum();
+    assert!(
+        (received - 6.0).abs() <= 1.0,
+        "nginx received {received} s of 3 clips of 2 s, in {} sessions",
+        rec.len()
+    );
+}

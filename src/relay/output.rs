@@ -171,10 +171,15 @@ impl Output {
             "0",
             "-c",
             "copy",
+            // ffmpeg prints progress only between packets, at most once a stats period, and
+            // not while it waits for input. A clip that arrives after a pause is read in one
+            // burst (-re has nothing to hold back): with a longer period, its last packets
+            // would go unreported until the next clip, which waits for them. One report per
+            // packet (a few dozen short lines a second of media) reports each clip's end.
             "-progress",
             "pipe:1",
             "-stats_period",
-            "0.25",
+            "0.000001",
             "-f",
             "flv",
             url,
