@@ -135,6 +135,8 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         .and_then(|m| m.parse::<u64>().ok())
         .map(|m| Instant::now() + Duration::from_secs(m * 60));
     let mut made = 0;
+    // Relay sessions that broke with the power on (each sends its clip again).
+    let mut lost_live = 0;
     for i in 0..cuts {
         if budget.is_some_and(|b| Instant::now() > b) {
             eprintln!("time budget spent after {i} of {cuts} cuts");
@@ -146,6 +148,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         std::thread::sleep(delay);
         // A relay session that broke with power on sends its clip again: said, not hidden.
         let broke = vm.ssh(RELAY_TROUBLE).stdout;
+        lost_live += broke.matches("session lost").count();
         if !broke.trim().is_empty() {
             eprintln!("before cut {i}, the relay said:\n{}", broke.trim_end());
         }
@@ -213,10 +216,11 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         eprintln!("{line}");
         tally.push(line);
     }
-    let (delivered, again) = check_relay(camera, &vm, &nginx);
+    let (delivered, again, lost_at_end) = check_relay(camera, &vm, &nginx);
+    lost_live += lost_at_end;
     tally.push(format!(
         "{made} cuts: max footage lost {:.1} s (bound {} s), integrity failures 0, duplicates 0; \
-         {delivered} FTP clips relayed, none skipped, {again} sent again (in flight at a cut); \
+         {delivered} FTP clips relayed, none skipped, {again} sent again ({lost_live} sessions broke with power on); \
          {} boots without SSH {silent:?}",
         worst_loss as f64 / 1000.0,
         FRAGMENT_S + 1,
@@ -305,8 +309,8 @@ fn relay_status(vm: &Vm) -> serde_json::Value {
 /// Once the camera stops and the relay has sent what is left, camvault stops (closing the
 /// last session) and nginx's recordings are read: every clip acknowledged to the camera
 /// arrived whole at least once, in order, none skipped, and none twice but the clip in flight
-/// at a cut. Returns (clips delivered, clips sent again).
-fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize) {
+/// at a cut. Returns (clips delivered, clips sent again, sessions that broke since the last cut).
+fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize, usize) {
     let delivered = camera.finish();
     vm.wait_until(
         "the relay to send every clip",
@@ -338,7 +342,11 @@ fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize) {
         recordings.len(),
         got.again
     );
-    (delivered, got.again.len())
+    (
+        delivered,
+        got.again.len(),
+        broke.matches("session lost").count(),
+    )
 }
 
 /// camvault runs and both cameras record (so start-up recovery is done).
