@@ -426,12 +426,21 @@ fn store_after_cut(vm: &Vm, dir: &Path) -> Vec<Row> {
 /// `names` (relative to `root` in the guest) copied into `into` on the host, by tar over SSH.
 fn copy_from_vm(vm: &Vm, root: &str, names: &[String], into: &Path) {
     let out = vm
-        .ssh_command(&[], &format!("tar -C {root} -cf - {}", names.join(" ")))
+        .ssh_command(
+            &[],
+            &format!(
+                "tar --warning=no-file-changed -C {root} -cf - {}",
+                names.join(" ")
+            ),
+        )
         .output()
         .unwrap();
+    // Exit 1 is tar's "file changed as we read it": retention unlinking the file's other name
+    // meanwhile changes its ctime, not its bytes (the copy's MD5 is checked against the bucket).
     assert!(
-        out.status.success(),
-        "tar in the guest: {}",
+        matches!(out.status.code(), Some(0 | 1)) && out.stderr.is_empty(),
+        "tar in the guest: {:?} {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     untar(&out.stdout, into);
