@@ -69,7 +69,7 @@ bundle:
 	./flash/bundle.sh "$(MACHINE)" "$(VERSION)" "$(EPOCH)"
 
 ## The qemu-arm64 image booted under qemu-system-aarch64 (tests/image.rs, about 8 minutes),
-## then power cuts while it records (tests/power_cut.rs, POWER_CUTS of them, about a minute
+## then power cuts while it records (tests/power_cut.rs, POWER_CUTS of them, about 1.5 minutes
 ## each); `make test` runs it last.
 POWER_CUTS ?= 10
 vm-test: export CAMVAULT_ZSTD_LEVEL ?= 3
@@ -83,7 +83,8 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --lib fuzz_ -- --nocapture --test-threads=2
 
 ## Long runs: the daemon for SOAK_MINUTES with 8 cameras through faults (target/soak-report.txt),
-## SOAK_CUTS power cuts while recording (about a minute each; target/power-cut-tally.txt), then
+## SOAK_CUTS power cuts while recording (about 1.5 minutes each, fewer if
+## POWER_CUT_MINUTES runs out; target/power-cut-tally.txt), then
 ## CUTS power cuts during updates (about 5 minutes each; target/ota-power-tally.txt).
 SOAK_MINUTES ?= 120
 SOAK_CUTS ?= 200
