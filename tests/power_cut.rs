@@ -147,11 +147,7 @@ fn power_cuts_while_recording_lose_at_most_a_fragment_and_nothing_closed() {
         let delay = Duration::from_millis(random(25_000));
         std::thread::sleep(delay);
         // A relay session that broke with power on sends its clip again: said, not hidden.
-        let broke = vm.ssh(RELAY_TROUBLE).stdout;
-        lost_live += broke.matches("session lost").count();
-        if !broke.trim().is_empty() {
-            eprintln!("before cut {i}, the relay said:\n{}", broke.trim_end());
-        }
+        lost_live += relay_trouble(&vm, &format!("before cut {i}"));
         let cut_ms = vm.cut();
         let objects_at_cut = garage.tool(&["list"]).lines().count();
         vm = boot();
@@ -317,10 +313,7 @@ fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize, usiz
         Duration::from_secs(300),
         &format!("test -z \"$(find {DATA}/inbox -maxdepth 1 -type f)\""),
     );
-    let broke = vm.ssh(RELAY_TROUBLE).stdout;
-    if !broke.trim().is_empty() {
-        eprintln!("since the last cut, the relay said:\n{}", broke.trim_end());
-    }
+    let lost = relay_trouble(vm, "since the last cut");
     let relay = relay_status(vm);
     assert_eq!(relay["failed"], 0, "the relay gave up on no clip: {relay}");
     vm.sh("systemctl stop camvault");
@@ -342,11 +335,17 @@ fn check_relay(camera: FtpCamera, vm: &Vm, nginx: &Nginx) -> (usize, usize, usiz
         recordings.len(),
         got.again
     );
-    (
-        delivered,
-        got.again.len(),
-        broke.matches("session lost").count(),
-    )
+    (delivered, got.again.len(), lost)
+}
+
+/// Prints what the relay logged of trouble this boot ([`RELAY_TROUBLE`]); returns how many
+/// sessions broke.
+fn relay_trouble(vm: &Vm, when: &str) -> usize {
+    let said = vm.ssh(RELAY_TROUBLE).stdout;
+    if !said.trim().is_empty() {
+        eprintln!("{when}, the relay said:\n{}", said.trim_end());
+    }
+    said.matches("session lost").count()
 }
 
 /// camvault runs and both cameras record (so start-up recovery is done).

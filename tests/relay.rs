@@ -134,6 +134,21 @@ fn sent_in_log(log: &str) -> Vec<String> {
         .collect()
 }
 
+/// SIGTERM, a clean exit within 15 s, and the log.
+fn stop(daemon: Daemon) -> String {
+    daemon.signal(SIGTERM);
+    let (code, log) = daemon.wait(Duration::from_secs(15));
+    assert_eq!(code, 0, "{log}");
+    log
+}
+
+fn file_names(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[test]
 fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,14 +160,9 @@ fn twenty_ftp_uploads_reach_nginx_in_one_publish_session() {
         status(&cfg)["relay"]["sent"] == 20
     });
     assert!(inbox_videos(&data).is_empty(), "sent files are deleted");
-    daemon.signal(SIGTERM);
-    let (code, log) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log}");
+    let log = stop(daemon);
     let sent = sent_in_log(&log);
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&files);
     assert_eq!(sent, names, "in order, each once");
     // One INFO line per FTP upload, with who, from where, what and how much.
     let ftp: Vec<&str> = log
@@ -248,17 +258,12 @@ fn corrupt_file_fails_aside_and_the_relay_survives_nginx_and_camvault_restarts()
         Duration::from_secs(120),
         || inbox_videos(&data) == ["cam1_20260122_110000.mp4"],
     );
-    daemon.signal(SIGTERM);
-    let (code, log2) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log2}");
+    let log2 = stop(daemon);
 
     let (a, b) = (sent_in_log(&log1), sent_in_log(&log2));
     let mut all = a.clone();
     all.extend(b.iter().cloned());
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&files);
     assert_eq!(
         all, names,
         "each clip sent once, in order, across the kill: {a:?} + {b:?}"
@@ -363,9 +368,7 @@ fn ftp_refuses_wrong_passwords_traversal_and_anything_but_upload() {
     assert_ne!(r.code, 0, "no deletes");
     assert!(data.join("inbox/ok.mp4").exists());
 
-    daemon.signal(SIGTERM);
-    let (code, log) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log}");
+    let log = stop(daemon);
     assert!(
         !log.contains(FTP_PASSWORD),
         "the FTP password stays out of the log"
@@ -415,9 +418,7 @@ fn new_codec_parameters_open_a_new_session_cleanly() {
     wait_for("all 3 relayed", Duration::from_secs(60), || {
         status(&cfg)["relay"]["sent"] == 3
     });
-    daemon.signal(SIGTERM);
-    let (code, log) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log}");
+    let log = stop(daemon);
     assert!(log.contains("stream parameters changed"), "{log}");
     wait_for("both sessions ended", Duration::from_secs(10), || {
         nginx
@@ -535,9 +536,7 @@ fn ftps_keeps_the_password_and_the_video_off_the_wire() {
     );
     assert!(!has(b"STOR"), "the commands after AUTH are encrypted");
 
-    daemon.signal(SIGTERM);
-    let (code, log) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log}");
+    stop(daemon);
     assert_eq!(nginx.publishes(), 1, "the clip reached the RTMP server");
 }
 
@@ -585,8 +584,7 @@ fn kill_9_at_random_moments_loses_no_clip() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(inbox_videos(&data).is_empty(), "sent files are deleted");
-    daemon.signal(SIGTERM);
-    assert_eq!(daemon.wait(Duration::from_secs(15)).0, 0);
+    stop(daemon);
     let recordings = nginx.closed_sessions(Duration::from_secs(15));
     let got = received_clips(&recordings, n).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{got:?}");
@@ -616,14 +614,9 @@ fn clips_dropped_one_at_a_time_each_go_once_without_waiting_for_the_next() {
         );
         std::thread::sleep(Duration::from_secs(6));
     }
-    daemon.signal(SIGTERM);
-    let (code, log) = daemon.wait(Duration::from_secs(15));
-    assert_eq!(code, 0, "{log}");
+    let log = stop(daemon);
     assert!(!log.contains("session lost"), "{log}");
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&files);
     assert_eq!(sent_in_log(&log), names, "in order, each once");
     wait_for("nginx to see the end", Duration::from_secs(10), || {
         nginx.hooks().iter().any(|l| l.starts_with("done"))
